@@ -1,0 +1,213 @@
+"""Read planning: cover the registers a poll needs in the cheapest requests.
+
+Each Modbus request costs a fixed overhead on the wire (request frame,
+response header and CRC, the 3.5-character silences, the device's turnaround)
+plus its payload. Reading a few unneeded registers between two needed ones is
+cheaper than a second request, up to a point; an exact dynamic program per
+register table finds the cheapest split, within the protocol's limits and
+never across an address the device is known to refuse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import itertools
+from typing import TYPE_CHECKING, Final
+
+from .profile import RegisterKind, RegisterRef
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+#: Protocol limits per read request (Modbus application protocol v1.1b3).
+MAX_READ: Final[Mapping[RegisterKind, int]] = {
+    RegisterKind.COIL: 2000,
+    RegisterKind.DISCRETE: 2000,
+    RegisterKind.HOLDING: 125,
+    RegisterKind.INPUT: 125,
+}
+
+_READ_REQUEST_BYTES: Final = 8  # slave, function, address, count, CRC
+_READ_RESPONSE_OVERHEAD: Final = 5  # slave, function, byte count, CRC
+_SILENCE_CHARS: Final = 3.5  # RTU inter-frame gap before each frame
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """One read request: a table, a start address and a count."""
+
+    kind: RegisterKind
+    start: int
+    count: int
+
+    @property
+    def end(self) -> int:
+        """Return the last address read (inclusive)."""
+        return self.start + self.count - 1
+
+    def __contains__(self, ref: object) -> bool:
+        """Return True when the request reads this register."""
+        return (
+            isinstance(ref, RegisterRef)
+            and ref.kind is self.kind
+            and self.start <= ref.address <= self.end
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WireModel:
+    """Time on an RS-485 line for Modbus RTU frames."""
+
+    baud: int = 9600
+    bits_per_char: int = 10  # 8N1: start + 8 data + stop
+    turnaround: float = 0.05  # device think time between request and response
+
+    @property
+    def char_time(self) -> float:
+        """Return the seconds one character occupies on the line."""
+        return self.bits_per_char / self.baud
+
+    @staticmethod
+    def payload_bytes(kind: RegisterKind, count: int) -> int:
+        """Return the data bytes a read response carries."""
+        return (count + 7) // 8 if kind.is_bit else 2 * count
+
+    def request_time(self, kind: RegisterKind, count: int) -> float:
+        """Return the seconds a read of count registers occupies the line."""
+        chars = (
+            _READ_REQUEST_BYTES
+            + _READ_RESPONSE_OVERHEAD
+            + self.payload_bytes(kind, count)
+            + 2 * _SILENCE_CHARS
+        )
+        return chars * self.char_time + self.turnaround
+
+    def plan_time(self, requests: Iterable[ReadRequest]) -> float:
+        """Return the wire time of a whole plan."""
+        return sum(self.request_time(r.kind, r.count) for r in requests)
+
+    def minimum_time(self, registers: Iterable[RegisterRef]) -> float:
+        """Return a lower bound for reading these registers: payload plus the fewest requests the limits allow."""
+        per_kind: dict[RegisterKind, int] = {}
+        for ref in set(registers):
+            per_kind[ref.kind] = per_kind.get(ref.kind, 0) + 1
+        total = 0.0
+        for kind, count in per_kind.items():
+            requests = -(-count // MAX_READ[kind])
+            total += (
+                requests * (self.request_time(kind, 0))
+                + self.payload_bytes(kind, count) * self.char_time
+            )
+        return total
+
+
+DEFAULT_WIRE: Final = WireModel()
+
+
+@dataclass(frozen=True, slots=True)
+class _Atom:
+    """Registers that must be read together (a 32-bit value), or one register."""
+
+    start: int
+    end: int
+    isolated: bool
+
+
+def _atoms(spans: Iterable[tuple[int, int]], refused: frozenset[int]) -> list[_Atom]:
+    """Merge overlapping spans into sorted atoms; mark atoms holding a refused address."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [
+        _Atom(start, end, any(start <= a <= end for a in refused))
+        for start, end in merged
+    ]
+
+
+def plan_reads(
+    spans: Iterable[tuple[RegisterRef, int]],
+    *,
+    refused: Iterable[RegisterRef] = (),
+    bad_gaps: Iterable[tuple[RegisterKind, int, int]] = (),
+    wire: WireModel = DEFAULT_WIRE,
+    limits: Mapping[RegisterKind, int] = MAX_READ,
+) -> tuple[ReadRequest, ...]:
+    """Plan the cheapest requests that read every span exactly once.
+
+    spans: (first register, length) of each value to read; a 32-bit value is
+    one span of length 2 and is never split across requests.
+    refused: needed registers the device refused; each is read on its own so
+    the rest of its block still arrives (and its recovery is noticed).
+    bad_gaps: (kind, first, last) address ranges between needed registers that
+    made a bridged request fail; no request reads across them.
+    """
+    by_kind: dict[RegisterKind, list[tuple[int, int]]] = {}
+    for ref, length in spans:
+        by_kind.setdefault(ref.kind, []).append((ref.address, ref.address + length - 1))
+    refused_by_kind: dict[RegisterKind, set[int]] = {}
+    for ref in refused:
+        refused_by_kind.setdefault(ref.kind, set()).add(ref.address)
+    gaps_by_kind: dict[RegisterKind, list[tuple[int, int]]] = {}
+    for kind, first, last in bad_gaps:
+        gaps_by_kind.setdefault(kind, []).append((first, last))
+
+    plan: list[ReadRequest] = []
+    for kind in sorted(by_kind):
+        atoms = _atoms(by_kind[kind], frozenset(refused_by_kind.get(kind, ())))
+        plan.extend(
+            _plan_kind(kind, atoms, gaps_by_kind.get(kind, []), wire, limits[kind])
+        )
+    return tuple(plan)
+
+
+def _plan_kind(
+    kind: RegisterKind,
+    atoms: list[_Atom],
+    bad_gaps: list[tuple[int, int]],
+    wire: WireModel,
+    limit: int,
+) -> list[ReadRequest]:
+    """Exact DP: best[j] = cheapest cover of atoms[:j]; a block is atoms[i:j]."""
+    count = len(atoms)
+    best = [0.0] + [float("inf")] * count
+    cut = [0] * (count + 1)
+    for j in range(1, count + 1):
+        last = atoms[j - 1]
+        for i in range(j - 1, -1, -1):
+            first = atoms[i]
+            span = last.end - first.start + 1
+            if span > limit:
+                break
+            if i < j - 1 and (first.isolated or last.isolated):
+                # An isolated atom is read alone; it cannot be grown either way.
+                break
+            if i < j - 1 and _crosses_bad_gap(atoms[i:j], bad_gaps):
+                break
+            cost = best[i] + wire.request_time(kind, span)
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    requests: list[ReadRequest] = []
+    j = count
+    while j > 0:
+        i = cut[j]
+        requests.append(
+            ReadRequest(kind, atoms[i].start, atoms[j - 1].end - atoms[i].start + 1)
+        )
+        j = i
+    requests.reverse()
+    return requests
+
+
+def _crosses_bad_gap(atoms: list[_Atom], bad_gaps: list[tuple[int, int]]) -> bool:
+    """Return True when reading atoms as one block would read a bad gap address."""
+    for left, right in itertools.pairwise(atoms):
+        gap_first, gap_last = left.end + 1, right.start - 1
+        if gap_first > gap_last:
+            continue
+        for first, last in bad_gaps:
+            if first <= gap_last and gap_first <= last:
+                return True
+    return False

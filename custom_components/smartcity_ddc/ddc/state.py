@@ -1,0 +1,123 @@
+"""Typed, decoded state of a DDC: one snapshot per poll."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import time
+from typing import TYPE_CHECKING
+
+from .codec import Value, decode
+from .profile import Key, Point, Profile, RegisterRef, Unit
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleWindow:
+    """A daily window as the DDC evaluates it.
+
+    The DDC switches a unit on when start <= now < end. A window whose start is
+    after its end spans midnight; start == end is an empty window (never on).
+    """
+
+    start: time | None
+    end: time | None
+
+    def is_on(self, at: time) -> bool | None:
+        """Return whether the window is on at a time of day (None if unknown)."""
+        if self.start is None or self.end is None:
+            return None
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= at < self.end
+        return at >= self.start or at < self.end
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitState:
+    """Every value of one unit; None means unknown (unread or invalid)."""
+
+    auto: bool | None = None
+    power: bool | None = None
+    mode: str | None = None
+    speed: str | None = None
+    current_temperature: float | None = None
+    summer_target: float | None = None
+    winter_target: float | None = None
+    pm10: float | None = None
+    pm2_5: float | None = None
+    pm1_0: float | None = None
+    co2: float | None = None
+    voc: float | None = None
+    temperature: float | None = None
+    humidity: float | None = None
+    windows: tuple[ScheduleWindow, ...] = ()
+
+    def value(self, key: Key) -> Value | None:
+        """Return the value of a key."""
+        result: Value | None = getattr(self, key.value)
+        return result
+
+
+_STATE_FIELDS = frozenset(f.name for f in fields(UnitState))
+assert {key.value for key in Key} <= _STATE_FIELDS, (
+    "UnitState must have a field per Key"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The decoded state of every unit, plus the raw words it came from."""
+
+    units: Mapping[str, UnitState]
+    raw: Mapping[RegisterRef, int] = field(default_factory=dict)
+    refused: frozenset[RegisterRef] = frozenset()
+
+    def unit(self, uid: str) -> UnitState:
+        """Return a unit's state (all unknown if the unit was never read)."""
+        return self.units.get(uid, UnitState())
+
+
+def decode_point(point: Point, raw: Mapping[RegisterRef, int]) -> Value | None:
+    """Decode one point from the raw register memory; None if any word is missing."""
+    words = [raw.get(ref) for ref in point.read_registers()]
+    if not words or None in words:
+        return None
+    return decode(point, [w for w in words if w is not None])
+
+
+def _time_of(hour: Value | None, minute: Value | None) -> time | None:
+    """Combine decoded hour and minute registers into a time of day."""
+    if isinstance(hour, int) and isinstance(minute, int):
+        return time(hour, minute)
+    return None
+
+
+def decode_unit(unit: Unit, raw: Mapping[RegisterRef, int]) -> UnitState:
+    """Decode a unit's typed state from raw register memory."""
+    values: dict[str, object] = {
+        key.value: decode_point(point, raw) for key, point in unit.points.items()
+    }
+    values["windows"] = tuple(
+        ScheduleWindow(
+            _time_of(
+                decode_point(w.start_hour, raw), decode_point(w.start_minute, raw)
+            ),
+            _time_of(decode_point(w.end_hour, raw), decode_point(w.end_minute, raw)),
+        )
+        for w in unit.windows
+    )
+    return UnitState(**values)  # type: ignore[arg-type]
+
+
+def decode_snapshot(
+    profile: Profile, raw: Mapping[RegisterRef, int], refused: frozenset[RegisterRef]
+) -> Snapshot:
+    """Decode every unit of a profile."""
+    return Snapshot(
+        units={unit.uid: decode_unit(unit, raw) for unit in profile.units},
+        raw=dict(raw),
+        refused=refused,
+    )
