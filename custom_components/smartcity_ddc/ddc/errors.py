@@ -17,6 +17,10 @@ class DdcTimeoutError(DdcError):
     """The DDC did not answer within the timeout."""
 
 
+class DdcNoResponseError(DdcTimeoutError):
+    """A gateway reports that no device answers at that slave id."""
+
+
 class DdcDeviceError(DdcError):
     """The DDC answered with a Modbus exception."""
 

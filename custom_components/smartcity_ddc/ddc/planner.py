@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import itertools
+import math
 from typing import TYPE_CHECKING, Final
 
 from .profile import RegisterKind, RegisterRef
@@ -113,18 +114,48 @@ class _Atom:
     isolated: bool
 
 
-def _atoms(spans: Iterable[tuple[int, int]], refused: frozenset[int]) -> list[_Atom]:
-    """Merge overlapping spans into sorted atoms; mark atoms holding a refused address."""
+def _atoms(
+    spans: Iterable[tuple[int, int]], refused: frozenset[int], limit: int
+) -> list[_Atom]:
+    """Merge spans into sorted atoms; isolate atoms holding a refused address.
+
+    Needed registers that touch each other are one atom (up to the request
+    limit): reading them together always costs less than splitting them, and
+    it keeps the dynamic program small even for thousands of coils.
+    """
     merged: list[list[int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    return [
-        _Atom(start, end, any(start <= a <= end for a in refused))
-        for start, end in merged
-    ]
+    atoms: list[_Atom] = []
+    for start, end in merged:
+        isolated = any(start <= address <= end for address in refused)
+        if isolated:
+            # Read a refused value alone, but keep the registers around it in
+            # their own atoms so they still arrive.
+            inside = sorted(a for a in refused if start <= a <= end)
+            atoms.extend(_Atom(a, a, isolated=True) for a in inside)
+            cursor = start
+            for address in inside:
+                if cursor < address:
+                    atoms.append(_Atom(cursor, address - 1, isolated=False))
+                cursor = address + 1
+            if cursor <= end:
+                atoms.append(_Atom(cursor, end, isolated=False))
+            continue
+        last = atoms[-1] if atoms else None
+        if (
+            last is not None
+            and not last.isolated
+            and last.end + 1 == start
+            and end - last.start < limit
+        ):
+            atoms[-1] = _Atom(last.start, end, isolated=False)
+        else:
+            atoms.append(_Atom(start, end, isolated=False))
+    return sorted(atoms, key=lambda atom: atom.start)
 
 
 def plan_reads(
@@ -156,7 +187,9 @@ def plan_reads(
 
     plan: list[ReadRequest] = []
     for kind in sorted(by_kind):
-        atoms = _atoms(by_kind[kind], frozenset(refused_by_kind.get(kind, ())))
+        atoms = _atoms(
+            by_kind[kind], frozenset(refused_by_kind.get(kind, ())), limits[kind]
+        )
         plan.extend(
             _plan_kind(kind, atoms, gaps_by_kind.get(kind, []), wire, limits[kind])
         )
@@ -170,10 +203,18 @@ def _plan_kind(
     wire: WireModel,
     limit: int,
 ) -> list[ReadRequest]:
-    """Exact DP: best[j] = cheapest cover of atoms[:j]; a block is atoms[i:j]."""
+    """Exact DP over atoms: best[j] = cheapest cover of atoms[:j]; a block is atoms[i:j]."""
     count = len(atoms)
-    best = [0.0] + [float("inf")] * count
+    best = [0.0] + [math.inf] * count
     cut = [0] * (count + 1)
+    # A block may not grow across a gap that holds a refused address.
+    blocked = [
+        any(
+            first <= right.start - 1 and left.end + 1 <= last
+            for first, last in bad_gaps
+        )
+        for left, right in itertools.pairwise(atoms)
+    ]
     for j in range(1, count + 1):
         last = atoms[j - 1]
         for i in range(j - 1, -1, -1):
@@ -181,10 +222,8 @@ def _plan_kind(
             span = last.end - first.start + 1
             if span > limit:
                 break
-            if i < j - 1 and (first.isolated or last.isolated):
-                # An isolated atom is read alone; it cannot be grown either way.
-                break
-            if i < j - 1 and _crosses_bad_gap(atoms[i:j], bad_gaps):
+            if i < j - 1 and (first.isolated or last.isolated or blocked[i]):
+                # An isolated atom is read alone, and a bad gap is never read.
                 break
             cost = best[i] + wire.request_time(kind, span)
             if cost < best[j]:
@@ -199,15 +238,3 @@ def _plan_kind(
         j = i
     requests.reverse()
     return requests
-
-
-def _crosses_bad_gap(atoms: list[_Atom], bad_gaps: list[tuple[int, int]]) -> bool:
-    """Return True when reading atoms as one block would read a bad gap address."""
-    for left, right in itertools.pairwise(atoms):
-        gap_first, gap_last = left.end + 1, right.start - 1
-        if gap_first > gap_last:
-            continue
-        for first, last in bad_gaps:
-            if first <= gap_last and gap_first <= last:
-                return True
-    return False

@@ -9,7 +9,7 @@ its own from YAML or JSON text and every problem is reported with its line.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -412,7 +412,7 @@ class _Builder:
         """Report fields the format does not define (typos would be silent otherwise)."""
         for key in data:
             if key not in allowed:
-                self.fail(f"{path}.{key}", f"unknown field {key!r}")
+                self.fail(f"{path}.{key}" if path else str(key), f"unknown field {key!r}")
 
     def address(self, value: Any, path: str) -> int | None:
         """Validate one address and apply the profile's address offset."""
@@ -784,6 +784,47 @@ def profile_from_data(data: Any, lines: Mapping[str, int] | None = None) -> Prof
     if profile is None:
         raise ProfileError(builder.issues)
     return profile
+
+
+def parse_profile_text(text: str) -> tuple[Any, dict[str, int]]:
+    """Parse YAML or JSON profile text into data and a path → line map."""
+    try:
+        return _parse_text(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ProfileError(
+            [ProfileIssue("", f"not valid YAML/JSON: {err.problem}", line)]
+        ) from err
+    except yaml.YAMLError as err:
+        raise ProfileError([ProfileIssue("", f"not valid YAML/JSON: {err}")]) from err
+
+
+def customize_layout(
+    data: Mapping[str, Any],
+    *,
+    removed: Iterable[str] = (),
+    ports: Mapping[str, int] | None = None,
+    added: Iterable[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """Return profile data with a site's layout changes applied.
+
+    removed: unit ids ('d011.u001') the site does not have; ports: unit id →
+    DO port for relay units wired to another output; added: extra units
+    (for example a spare relay on DO9) in profile format.
+    """
+    removed_ids = set(removed)
+    ports = ports or {}
+    units = []
+    for original in data.get("units") or []:
+        if not isinstance(original, Mapping) or original.get("id") in removed_ids:
+            continue
+        unit = dict(original)
+        if unit.get("id") in ports:
+            unit["port"] = ports[unit["id"]]
+        units.append(unit)
+    units.extend(dict(unit) for unit in added)
+    return {**data, "units": units}
 
 
 def load_profile(text: str) -> Profile:

@@ -1,0 +1,110 @@
+"""Calendar: the shelter's whole day of schedule windows at a glance."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from homeassistant.components.calendar import (
+    CalendarEntity,
+    CalendarEntityDescription,
+    CalendarEvent,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
+
+from .coordinator import DdcConfigEntry, DdcCoordinator
+from .entity import DdcEntity
+
+PARALLEL_UPDATES = 0
+
+SCHEDULE = CalendarEntityDescription(key="schedule", translation_key="schedule")
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: DdcConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the schedule calendar of the DDC."""
+    async_add_entities([ScheduleCalendar(entry.runtime_data, SCHEDULE)])
+
+
+class ScheduleCalendar(DdcEntity, CalendarEntity):
+    """Each unit that follows its schedule, as one event per window per day.
+
+    Units in manual mode ignore their windows, so they are left out: the
+    calendar shows what the DDC will actually do. A window whose end is before
+    its start runs past midnight.
+    """
+
+    def __init__(
+        self, coordinator: DdcCoordinator, description: CalendarEntityDescription
+    ) -> None:
+        """Bind to the DDC device."""
+        super().__init__(coordinator, description)
+
+    def _events_on(self, day: date) -> list[CalendarEvent]:
+        """Return the events that start on a local day."""
+        events = []
+        tz = dt_util.get_default_time_zone()
+        for unit in self.coordinator.profile.units:
+            state = self.coordinator.data.unit(unit.uid)
+            if state.auto is not True:
+                continue
+            for number, window in enumerate(state.windows, start=1):
+                if (
+                    window.start is None
+                    or window.end is None
+                    or window.start == window.end
+                ):
+                    continue
+                start = datetime.combine(day, window.start, tz)
+                end = datetime.combine(day, window.end, tz)
+                if end <= start:
+                    end += timedelta(days=1)
+                events.append(
+                    CalendarEvent(
+                        start=start,
+                        end=end,
+                        summary=self.coordinator.unit_name(unit.uid),
+                        uid=f"{unit.uid}_w{number}_{day.isoformat()}",
+                        description=f"{unit.device_id}.{unit.unit_id} #{number}",
+                    )
+                )
+        return events
+
+    @property
+    def event(self) -> CalendarEvent | None:
+        """Return the event in progress, or the next one within a day."""
+        now = dt_util.now()
+        upcoming = [
+            event
+            for day in (
+                now.date() - timedelta(days=1),
+                now.date(),
+                now.date() + timedelta(days=1),
+            )
+            for event in self._events_on(day)
+            if event.end_datetime_local > now
+        ]
+        if not upcoming:
+            return None
+        return min(upcoming, key=lambda event: event.start_datetime_local)
+
+    async def async_get_events(
+        self, hass: HomeAssistant, start_date: datetime, end_date: datetime
+    ) -> list[CalendarEvent]:
+        """Return the events overlapping a time range."""
+        events: list[CalendarEvent] = []
+        day = dt_util.as_local(start_date).date() - timedelta(days=1)
+        last = dt_util.as_local(end_date).date()
+        while day <= last:
+            events.extend(
+                event
+                for event in self._events_on(day)
+                if event.end_datetime_local > start_date
+                and event.start_datetime_local < end_date
+            )
+            day += timedelta(days=1)
+        return sorted(events, key=lambda event: event.start_datetime_local)

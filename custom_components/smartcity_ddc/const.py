@@ -1,0 +1,54 @@
+"""Constants for the Smart City DDC integration."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+import logging
+from typing import Final
+
+DOMAIN: Final = "smartcity_ddc"
+LOGGER: Final = logging.getLogger(__package__)
+
+MANUFACTURER: Final = "Sungil"
+
+CONF_KIND: Final = "kind"
+
+
+class EntryKind(StrEnum):
+    """The three jobs one config entry can do."""
+
+    DDC = "ddc"
+    CARDS = "cards"
+    WATER = "water"
+
+
+# --- DDC entries ---------------------------------------------------------------
+CONF_TRANSPORT: Final = "transport"
+CONF_SERIAL_PORT: Final = "serial_port"
+CONF_BAUDRATE: Final = "baudrate"
+CONF_BYTESIZE: Final = "bytesize"
+CONF_PARITY: Final = "parity"
+CONF_STOPBITS: Final = "stopbits"
+CONF_SLAVE: Final = "slave"
+CONF_POWER_RULE: Final = "power_rule"
+CONF_PROFILE: Final = "profile"
+CONF_REMOVED_UNITS: Final = "removed_units"
+CONF_UNIT_PORTS: Final = "unit_ports"
+CONF_ADDED_UNITS: Final = "added_units"
+
+DEFAULT_TCP_PORT: Final = 502
+DEFAULT_BAUDRATE: Final = 9600
+DEFAULT_DDC_SCAN_INTERVAL: Final = 10
+MIN_SCAN_INTERVAL: Final = 2
+MAX_SCAN_INTERVAL: Final = 3600
+DEFAULT_TIMEOUT: Final = 3.0
+
+#: After this long unreachable, a repair issue tells the manager.
+UNREACHABLE_REPAIR_AFTER: Final = 900
+
+
+class PowerRule(StrEnum):
+    """What a power command does while the unit follows its schedule."""
+
+    REFUSE = "refuse"
+    MANUAL_OVERRIDE = "manual_override"

@@ -1,0 +1,275 @@
+"""Coordinator of one DDC: polls it, confirms commands, reports outages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
+
+from .const import (
+    CONF_ADDED_UNITS,
+    CONF_BAUDRATE,
+    CONF_BYTESIZE,
+    CONF_PARITY,
+    CONF_POWER_RULE,
+    CONF_PROFILE,
+    CONF_REMOVED_UNITS,
+    CONF_SERIAL_PORT,
+    CONF_SLAVE,
+    CONF_STOPBITS,
+    CONF_TRANSPORT,
+    CONF_UNIT_PORTS,
+    DEFAULT_BAUDRATE,
+    DEFAULT_DDC_SCAN_INTERVAL,
+    DEFAULT_TIMEOUT,
+    DOMAIN,
+    LOGGER,
+    UNREACHABLE_REPAIR_AFTER,
+    PowerRule,
+)
+from .ddc import (
+    DdcClient,
+    DdcConnectionError,
+    DdcDeviceError,
+    DdcError,
+    DdcNotWritableError,
+    DdcPowerRuleError,
+    DdcTimeoutError,
+    DdcValueError,
+    DdcWriteNotConfirmedError,
+    Key,
+    LineConfig,
+    LinePool,
+    Profile,
+    Snapshot,
+    Transport,
+    Value,
+    customize_layout,
+    parse_profile_text,
+    profile_from_data,
+    standard_profile_text,
+)
+
+type DdcConfigEntry = ConfigEntry[DdcCoordinator]
+
+#: One LinePool for the whole integration: DDCs on one gateway share a line.
+DATA_LINES: HassKey[LinePool] = HassKey(f"{DOMAIN}_lines")
+
+
+def line_pool(hass: HomeAssistant) -> LinePool:
+    """Return the integration-wide pool of Modbus lines."""
+    if (pool := hass.data.get(DATA_LINES)) is None:
+        pool = hass.data[DATA_LINES] = LinePool()
+    return pool
+
+
+def line_config(data: Mapping[str, Any]) -> LineConfig:
+    """Build the line settings stored in a config entry."""
+    transport = Transport(data[CONF_TRANSPORT])
+    if transport is Transport.SERIAL:
+        return LineConfig(
+            transport=transport,
+            serial_port=data[CONF_SERIAL_PORT],
+            baudrate=data.get(CONF_BAUDRATE, DEFAULT_BAUDRATE),
+            bytesize=data.get(CONF_BYTESIZE, 8),
+            parity=data.get(CONF_PARITY, "N"),
+            stopbits=data.get(CONF_STOPBITS, 1),
+            timeout=DEFAULT_TIMEOUT,
+        )
+    return LineConfig(
+        transport=transport,
+        host=data[CONF_HOST],
+        port=data[CONF_PORT],
+        timeout=DEFAULT_TIMEOUT,
+    )
+
+
+def entry_unique_id(data: Mapping[str, Any]) -> str:
+    """Return the identity of a DDC: its line and slave id."""
+    kind, where = line_config(data).key
+    return f"{kind}:{where}#{data[CONF_SLAVE]}"
+
+
+def build_profile(options: Mapping[str, Any]) -> Profile:
+    """Return the effective profile of an entry (reads the built-in file: run in an executor)."""
+    text = options.get(CONF_PROFILE) or standard_profile_text()
+    data, lines = parse_profile_text(text)
+    if (
+        options.get(CONF_REMOVED_UNITS)
+        or options.get(CONF_UNIT_PORTS)
+        or options.get(CONF_ADDED_UNITS)
+    ):
+        data = customize_layout(
+            data,
+            removed=options.get(CONF_REMOVED_UNITS, []),
+            ports=options.get(CONF_UNIT_PORTS, {}),
+            added=options.get(CONF_ADDED_UNITS, []),
+        )
+    return profile_from_data(data, lines)
+
+
+class DdcCoordinator(DataUpdateCoordinator[Snapshot]):
+    """Polls one DDC and publishes every confirmed command at once."""
+
+    config_entry: DdcConfigEntry
+
+    def __init__(
+        self, hass: HomeAssistant, entry: DdcConfigEntry, client: DdcClient
+    ) -> None:
+        """Set up polling at the entry's interval."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} {entry.title}",
+            update_interval=timedelta(
+                seconds=entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_DDC_SCAN_INTERVAL)
+            ),
+            always_update=False,
+        )
+        self.client = client
+        self.power_rule = PowerRule(
+            entry.options.get(CONF_POWER_RULE, PowerRule.REFUSE)
+        )
+        self.unreachable_since: datetime | None = None
+
+    @property
+    def profile(self) -> Profile:
+        """Return the profile this DDC is polled with."""
+        return self.client.profile
+
+    @property
+    def _repair_id(self) -> str:
+        return f"unreachable_{self.config_entry.entry_id}"
+
+    async def _async_update_data(self) -> Snapshot:
+        """Poll the DDC; a failed poll makes every entity unavailable."""
+        try:
+            snapshot = await self.client.poll()
+        except DdcError as err:
+            self._note_outage()
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key=_error_key(err),
+                translation_placeholders={
+                    "line": self.client.line.config.describe(),
+                    "error": str(err),
+                },
+            ) from err
+        if self.unreachable_since is not None:
+            self.unreachable_since = None
+            ir.async_delete_issue(self.hass, DOMAIN, self._repair_id)
+        return snapshot
+
+    def _note_outage(self) -> None:
+        """Raise a repair issue once the DDC has been unreachable for long."""
+        now = dt_util.utcnow()
+        if self.unreachable_since is None:
+            self.unreachable_since = now
+        elif (now - self.unreachable_since).total_seconds() >= UNREACHABLE_REPAIR_AFTER:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self._repair_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="ddc_unreachable",
+                translation_placeholders={
+                    "title": self.config_entry.title,
+                    "line": self.client.line.config.describe(),
+                    "since": dt_util.as_local(self.unreachable_since).strftime(
+                        "%Y-%m-%d %H:%M"
+                    ),
+                },
+            )
+
+    async def async_shutdown(self) -> None:
+        """Stop polling and give the line back to the pool."""
+        await super().async_shutdown()
+        await line_pool(self.hass).release(self.client.line)
+
+    async def _command[T](self, command: Awaitable[T], unit_name: str) -> T:
+        """Run a command, translate its errors, then publish the confirmed state."""
+        try:
+            return await command
+        except DdcPowerRuleError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="power_follows_schedule",
+                translation_placeholders={"unit": unit_name},
+            ) from err
+        except (DdcValueError, DdcNotWritableError) as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_value",
+                translation_placeholders={"unit": unit_name, "error": str(err)},
+            ) from err
+        except DdcError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=_error_key(err),
+                translation_placeholders={
+                    "line": self.client.line.config.describe(),
+                    "unit": unit_name,
+                    "error": str(err),
+                },
+            ) from err
+        finally:
+            if self.last_update_success:
+                self.async_set_updated_data(self.client.snapshot)
+
+    def unit_name(self, uid: str) -> str:
+        """Return a unit's name in the configured language."""
+        unit = self.profile.unit(uid)
+        return unit.name_ko if self.hass.config.language == "ko" else unit.name_en
+
+    def check_power_rule(self, uid: str) -> None:
+        """Refuse early when the DDC would ignore a power change (unit follows its schedule)."""
+        if self.power_rule is PowerRule.REFUSE and self.data.unit(uid).auto is True:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="power_follows_schedule",
+                translation_placeholders={"unit": self.unit_name(uid)},
+            )
+
+    async def async_set_power(self, uid: str, on: bool) -> None:
+        """Switch a unit, applying the entry's power rule."""
+        override = self.power_rule is PowerRule.MANUAL_OVERRIDE
+        await self._command(
+            self.client.set_power(uid, on, manual_override=override),
+            self.unit_name(uid),
+        )
+
+    async def async_set_value(self, uid: str, key: Key, value: Value) -> None:
+        """Write a value (auto, mode, speed, target) and confirm it."""
+        await self._command(self.client.set_value(uid, key, value), self.unit_name(uid))
+
+    async def async_set_window(
+        self, uid: str, window: int, edge: str, value: time
+    ) -> None:
+        """Write a schedule window's start or end time and confirm it."""
+        await self._command(
+            self.client.set_window(uid, window, edge, value), self.unit_name(uid)
+        )
+
+
+def _error_key(err: DdcError) -> str:
+    """Return the translation key that explains a DDC error to a user."""
+    if isinstance(err, DdcWriteNotConfirmedError):
+        return "write_not_confirmed"
+    if isinstance(err, DdcTimeoutError):
+        return "timeout"
+    if isinstance(err, DdcDeviceError):
+        return "device_error"
+    if isinstance(err, DdcConnectionError):
+        return "cannot_connect"
+    return "ddc_error"

@@ -1,0 +1,61 @@
+"""Base entities: every DDC unit is a device, linked to its DDC."""
+
+from __future__ import annotations
+
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN, MANUFACTURER
+from .coordinator import DdcCoordinator
+from .ddc import Unit, UnitState
+
+
+def unit_device_identifier(entry_id: str, unit: Unit) -> tuple[str, str]:
+    """Return the device registry identifier of a unit."""
+    return (DOMAIN, f"{entry_id}_{unit.uid}")
+
+
+class DdcEntity(CoordinatorEntity[DdcCoordinator]):
+    """An entity of the DDC itself (the hub device)."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: DdcCoordinator, description: EntityDescription
+    ) -> None:
+        """Attach the entity to the DDC device."""
+        super().__init__(coordinator)
+        entry_id = coordinator.config_entry.entry_id
+        self.entity_description = description
+        self._attr_unique_id = f"{entry_id}_{description.key}"
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry_id)})
+
+
+class DdcUnitEntity(CoordinatorEntity[DdcCoordinator]):
+    """An entity of one unit; unavailable whenever its value is unknown."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: DdcCoordinator, unit: Unit, description: EntityDescription
+    ) -> None:
+        """Attach the entity to its unit's device."""
+        super().__init__(coordinator)
+        entry_id = coordinator.config_entry.entry_id
+        self.unit = unit
+        self.entity_description = description
+        self._attr_unique_id = f"{entry_id}_{unit.uid}_{description.key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={unit_device_identifier(entry_id, unit)},
+            name=coordinator.unit_name(unit.uid),
+            manufacturer=MANUFACTURER,
+            model=unit.type.value,
+            model_id=f"{unit.device_id}.{unit.unit_id}",
+            via_device=(DOMAIN, entry_id),
+        )
+
+    @property
+    def unit_state(self) -> UnitState:
+        """Return this unit's part of the latest snapshot."""
+        return self.coordinator.data.unit(self.unit.uid)
