@@ -65,7 +65,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 type Kind = Literal["coil", "discrete", "holding", "input"]
-KINDS: Final[tuple[Kind, ...]] = ("coil", "discrete", "holding", "input")
 MEMORY_SIZE: Final = 65536
 SEOUL: Final = ZoneInfo("Asia/Seoul")
 

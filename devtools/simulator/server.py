@@ -307,6 +307,7 @@ class SimulatorServer:
         self._connections: dict[asyncio.StreamWriter, asyncio.Task[None]] = {}
         self._drop_countdown = 0
         self._ticker: asyncio.Task[None] | None = None
+        self._running = False
 
     def add_device[D: ModbusDevice](self, slave_id: int, device: D) -> D:
         """Attach a device as slave 1-247; return it."""
@@ -328,6 +329,7 @@ class SimulatorServer:
     async def start(self) -> None:
         """Start listening (and ticking the devices, unless auto_tick is off)."""
         await self._listen()
+        self._running = True
         if self.auto_tick:
             self._ticker = asyncio.create_task(
                 self._tick_forever(), name="simulator ticker"
@@ -335,6 +337,7 @@ class SimulatorServer:
 
     async def stop(self) -> None:
         """Close the listener and every client connection; stop ticking."""
+        self._running = False
         if self._ticker is not None:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)
@@ -386,6 +389,8 @@ class SimulatorServer:
 
     async def restart(self) -> None:
         """Drop every connection and listen again on the same port."""
+        if not self._running:
+            raise RuntimeError("the server is not running")
         self.refuse_connections()
         await self._listen()
 
@@ -395,7 +400,7 @@ class SimulatorServer:
         self._drop_countdown = 0
         for device in self._devices.values():
             device.faults.clear()
-        if self._listener is None:
+        if self._running and self._listener is None:
             await self._listen()
 
     # Serving.
@@ -413,7 +418,10 @@ class SimulatorServer:
             await asyncio.sleep(self.tick_interval)
             now = loop.time()
             for device in list(self._devices.values()):
-                device.tick(now - last)
+                try:
+                    device.tick(now - last)
+                except Exception:
+                    _LOGGER.exception("device tick failed")
             last = now
 
     async def _serve(

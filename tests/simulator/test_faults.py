@@ -8,6 +8,8 @@ import struct
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 import pytest
 
+from devtools.simulator import SimulatorServer
+
 from .helpers import mbap, read_pdu, rtu
 
 FRAMERS = ["tcp", "rtu"]
@@ -202,3 +204,11 @@ async def test_clear_faults_resets_everything(make_server, make_raw) -> None:
     peer = await make_raw(server)
     for slave in (1, 2):
         assert await peer.request(slave, read_pdu(352, 1)) == bytes([3, 2, 0, 1])
+
+
+async def test_restart_needs_a_running_server() -> None:
+    server = SimulatorServer(auto_tick=False)
+    with pytest.raises(RuntimeError, match="not running"):
+        await server.restart()
+    await server.clear_faults()
+    assert not server.accepting
