@@ -7,8 +7,13 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
-from homeassistant.core import HomeAssistant
+from homeassistant.const import (
+    CONF_HOST,
+    CONF_PORT,
+    CONF_SCAN_INTERVAL,
+    EVENT_HOMEASSISTANT_STOP,
+)
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -66,9 +71,14 @@ DATA_LINES: HassKey[LinePool] = HassKey(f"{DOMAIN}_lines")
 
 
 def line_pool(hass: HomeAssistant) -> LinePool:
-    """Return the integration-wide pool of Modbus lines."""
+    """Return the integration-wide pool of Modbus lines (closed when Home Assistant stops)."""
     if (pool := hass.data.get(DATA_LINES)) is None:
         pool = hass.data[DATA_LINES] = LinePool()
+
+        async def _close(_event: Event) -> None:
+            await pool.close_all()
+
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _close)
     return pool
 
 

@@ -327,6 +327,13 @@ class LinePool:
         del self._lines[line.config.key]
         await line.close()
 
+    async def close_all(self) -> None:
+        """Close every line (Home Assistant is stopping)."""
+        lines = [line for line, _users in self._lines.values()]
+        self._lines.clear()
+        for line in lines:
+            await line.close()
+
     def __len__(self) -> int:
         """Return the number of open lines."""
         return len(self._lines)

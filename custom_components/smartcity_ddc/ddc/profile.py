@@ -412,7 +412,9 @@ class _Builder:
         """Report fields the format does not define (typos would be silent otherwise)."""
         for key in data:
             if key not in allowed:
-                self.fail(f"{path}.{key}" if path else str(key), f"unknown field {key!r}")
+                self.fail(
+                    f"{path}.{key}" if path else str(key), f"unknown field {key!r}"
+                )
 
     def address(self, value: Any, path: str) -> int | None:
         """Validate one address and apply the profile's address offset."""

@@ -1,0 +1,77 @@
+"""Fixtures shared by every test: the integration enabled, a DDC simulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator
+from datetime import datetime
+from unittest.mock import PropertyMock, patch
+from zoneinfo import ZoneInfo
+
+import pytest
+
+# Imported before the hass fixture runs, so Home Assistant's loader finds the
+# package rather than the plugin's testing_config (see TOOLCHAIN.md).
+import custom_components.smartcity_ddc  # noqa: F401
+from devtools.simulator import ShelterDdc, SimulatorServer
+
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+class DdcClock:
+    """The simulated DDC's own wall clock, set by hand in tests."""
+
+    def __init__(self, hhmm: str = "12:00") -> None:
+        """Start at a time of day on 2026-01-05 (a Monday) in Seoul."""
+        self.now = datetime(2026, 1, 5, 12, 0, tzinfo=SEOUL)
+        self.set(hhmm)
+
+    def set(self, hhmm: str) -> None:
+        """Move the clock to HH:MM of the same day."""
+        hour, minute = (int(part) for part in hhmm.split(":"))
+        self.now = self.now.replace(hour=hour, minute=minute)
+
+    def __call__(self) -> datetime:
+        """Return the DDC's current time."""
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def _enable_custom_integrations(request: pytest.FixtureRequest) -> None:
+    """Let Home Assistant load this integration in every test that runs hass."""
+    if "hass" in request.fixturenames:
+        request.getfixturevalue("enable_custom_integrations")
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Create entities that are disabled by default as enabled."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
+
+
+@pytest.fixture
+def ddc_clock() -> DdcClock:
+    """The simulated DDC's clock, at 12:00 unless a test moves it."""
+    return DdcClock()
+
+
+@pytest.fixture
+async def simulator(
+    socket_enabled: None, ddc_clock: DdcClock
+) -> AsyncIterator[SimulatorServer]:
+    """A standard shelter DDC at slave 1, served over Modbus TCP on 127.0.0.1."""
+    async with SimulatorServer(framer="tcp", auto_tick=False) as server:
+        server.add_device(1, ShelterDdc(clock=ddc_clock, seed=1))
+        yield server
+
+
+@pytest.fixture
+def ddc(simulator: SimulatorServer) -> ShelterDdc:
+    """The simulated DDC's memory and firmware."""
+    device = simulator.devices[1]
+    assert isinstance(device, ShelterDdc)
+    return device
