@@ -23,6 +23,7 @@ from .errors import (
     DdcConnectionError,
     DdcDeviceError,
     DdcError,
+    DdcNoResponseError,
     DdcNotWritableError,
     DdcPowerRuleError,
     DdcTimeoutError,
@@ -33,9 +34,23 @@ from .profile import Key, Point, Profile, RegisterKind, RegisterRef, Unit, Windo
 from .state import Snapshot, decode_point, decode_snapshot
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
+import contextlib
 
 _LOGGER = logging.getLogger(__name__)
+
+
+def _not_an_exception_response(record: logging.LogRecord) -> bool:
+    """Drop pymodbus's error line for each Modbus exception response.
+
+    The client turns every exception response into a typed error that the
+    caller reports once per outage; pymodbus would log it again at ERROR on
+    every poll (for example while a refused register is probed).
+    """
+    return not str(record.msg).startswith("Exception response")
+
+
+logging.getLogger("pymodbus.logging").addFilter(_not_an_exception_response)
 
 #: Modbus exception codes.
 ILLEGAL_DATA_ADDRESS: Final = 2
@@ -98,13 +113,22 @@ class LineConflictError(DdcError):
     """A line is already open with other framing or serial settings."""
 
 
-def _make_pymodbus_client(config: LineConfig) -> Any:
+# pymodbus 3.8 leaves a request waiting for its full timeout when the peer
+# closes the connection; its connect-trace hook lets the line fail it at once.
+_HAS_TRACE_CONNECT: Final = (
+    "trace_connect" in inspect.signature(AsyncModbusTcpClient.__init__).parameters
+)
+
+
+def _make_pymodbus_client(config: LineConfig, on_lost: Callable[[], None]) -> Any:
     """Create a pymodbus client that never reconnects or retries by itself."""
     common: dict[str, Any] = {
         "timeout": config.timeout,
         "retries": 0,
         "reconnect_delay": 0,
     }
+    if _HAS_TRACE_CONNECT:
+        common["trace_connect"] = lambda connected: None if connected else on_lost()
     if config.transport is Transport.SERIAL:
         return AsyncModbusSerialClient(
             config.serial_port,
@@ -149,7 +173,9 @@ class ModbusLine:
         *,
         retries: int = 1,
         backoff_max: float = 10.0,
-        client_factory: Callable[[LineConfig], Any] = _make_pymodbus_client,
+        client_factory: Callable[
+            [LineConfig, Callable[[], None]], Any
+        ] = _make_pymodbus_client,
         clock: Callable[[], float] = _time.monotonic,
     ) -> None:
         """Prepare the line; it connects on first use."""
@@ -160,6 +186,7 @@ class ModbusLine:
         self._factory = client_factory
         self._clock = clock
         self._client: Any = None
+        self._lost = asyncio.Event()
         self._lock = asyncio.Lock()
         self._backoff = 0.0
         self._retry_at = 0.0
@@ -179,7 +206,8 @@ class ModbusLine:
             raise DdcConnectionError(
                 f"{self.config.describe()} is unreachable; next attempt in {self._retry_at - now:.1f} s"
             )
-        client = self._factory(self.config)
+        lost = self._lost = asyncio.Event()
+        client = self._factory(self.config, lost.set)
         try:
             async with asyncio.timeout(self.config.timeout):
                 ok = await client.connect()
@@ -221,8 +249,10 @@ class ModbusLine:
                 self.stats.requests += 1
                 try:
                     async with asyncio.timeout(self.config.timeout):
-                        response = await getattr(client, method)(
-                            address, **kwargs, **{_UNIT_KW: slave}
+                        response = await self._unless_lost(
+                            getattr(client, method)(
+                                address, **kwargs, **{_UNIT_KW: slave}
+                            )
                         )
                 except (TimeoutError, ModbusIOException) as err:
                     self.stats.timeouts += 1
@@ -253,11 +283,26 @@ class ModbusLine:
                 return response
             raise error
 
+    async def _unless_lost(self, request: Awaitable[Any]) -> Any:
+        """Await a request, failing at once if the connection drops meanwhile."""
+        task = asyncio.ensure_future(request)
+        lost = asyncio.ensure_future(self._lost.wait())
+        try:
+            await asyncio.wait((task, lost), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ModbusException):
+                await task
+            raise ConnectionResetError("connection closed by the peer")
+        return task.result()
+
     def _device_error(self, slave: int, address: int, code: int) -> Any:
         """Raise the typed error for a Modbus exception response."""
         self.stats.device_errors += 1
         if code in (GATEWAY_PATH_UNAVAILABLE, GATEWAY_TARGET_NO_RESPONSE):
-            raise DdcTimeoutError(
+            raise DdcNoResponseError(
                 f"the gateway reports no answer from slave {slave} (exception {code})"
             )
         raise DdcDeviceError(

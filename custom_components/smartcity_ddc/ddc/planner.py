@@ -88,17 +88,24 @@ class WireModel:
         return sum(self.request_time(r.kind, r.count) for r in requests)
 
     def minimum_time(self, registers: Iterable[RegisterRef]) -> float:
-        """Return a lower bound for reading these registers: payload plus the fewest requests the limits allow."""
-        per_kind: dict[RegisterKind, int] = {}
+        """Return a lower bound for reading these registers.
+
+        No plan can use fewer requests than it takes to cover the addresses
+        with windows of the protocol limit, nor carry less than the needed
+        payload: that is the physical minimum of a profile.
+        """
+        by_kind: dict[RegisterKind, list[int]] = {}
         for ref in set(registers):
-            per_kind[ref.kind] = per_kind.get(ref.kind, 0) + 1
+            by_kind.setdefault(ref.kind, []).append(ref.address)
         total = 0.0
-        for kind, count in per_kind.items():
-            requests = -(-count // MAX_READ[kind])
-            total += (
-                requests * (self.request_time(kind, 0))
-                + self.payload_bytes(kind, count) * self.char_time
-            )
+        for kind, addresses in by_kind.items():
+            requests, window_end = 0, -1
+            for address in sorted(addresses):
+                if address > window_end:
+                    requests += 1
+                    window_end = address + MAX_READ[kind] - 1
+            total += requests * self.request_time(kind, 0)
+            total += self.payload_bytes(kind, len(addresses)) * self.char_time
         return total
 
 
