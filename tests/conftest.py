@@ -12,6 +12,7 @@ import pytest
 # Imported before the hass fixture runs, so Home Assistant's loader finds the
 # package rather than the plugin's testing_config (see TOOLCHAIN.md).
 import custom_components.smartcity_ddc  # noqa: F401
+from devtools.serial_bridge import SerialBridge
 from devtools.simulator import ShelterDdc, SimulatorServer
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -75,3 +76,14 @@ def ddc(simulator: SimulatorServer) -> ShelterDdc:
     device = simulator.devices[1]
     assert isinstance(device, ShelterDdc)
     return device
+
+
+@pytest.fixture
+async def serial_ddc(
+    socket_enabled: None, ddc_clock: DdcClock
+) -> AsyncIterator[tuple[str, SimulatorServer]]:
+    """A pseudo-terminal path behind which a standard shelter DDC answers Modbus RTU at slave 1."""
+    async with SimulatorServer(framer="rtu", auto_tick=False) as server:
+        server.add_device(1, ShelterDdc(clock=ddc_clock, seed=1))
+        async with SerialBridge(server.port) as bridge:
+            yield bridge.path, server

@@ -371,17 +371,16 @@ class DdcOptionsFlow(OptionsFlow):
             if unit.type in RELAY_TYPES
         ]
         errors: dict[str, str] = {}
+        issues = ""
         if user_input is not None:
             ports = {
                 **self.config_entry.options.get(CONF_UNIT_PORTS, {}),
                 user_input["unit"]: int(user_input["port"]),
             }
-            if (
-                errors := await self._check(
-                    {**self.config_entry.options, CONF_UNIT_PORTS: ports}
-                )
-            ) == {}:
+            options = {**self.config_entry.options, CONF_UNIT_PORTS: ports}
+            if not (issues := await self._profile_issues(options)):
                 return self._save(**{CONF_UNIT_PORTS: ports})
+            errors = {"base": "invalid_layout"}
         korean = self.hass.config.language == "ko"
         schema = vol.Schema(
             {
@@ -401,7 +400,10 @@ class DdcOptionsFlow(OptionsFlow):
             }
         )
         return self.async_show_form(
-            step_id="relay_port", data_schema=schema, errors=errors
+            step_id="relay_port",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"issues": issues},
         )
 
     async def async_step_add_relay(
@@ -409,6 +411,7 @@ class DdcOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Add a unit on a spare relay output (DO9-DO16 in the standard layout)."""
         errors: dict[str, str] = {}
+        issues = ""
         if user_input is not None:
             unit = {
                 "id": user_input["unit_id"].strip().lower(),
@@ -417,12 +420,10 @@ class DdcOptionsFlow(OptionsFlow):
                 "port": int(user_input["port"]),
             }
             added = [*self.config_entry.options.get(CONF_ADDED_UNITS, []), unit]
-            if (
-                errors := await self._check(
-                    {**self.config_entry.options, CONF_ADDED_UNITS: added}
-                )
-            ) == {}:
+            options = {**self.config_entry.options, CONF_ADDED_UNITS: added}
+            if not (issues := await self._profile_issues(options)):
                 return self._save(**{CONF_ADDED_UNITS: added})
+            errors = {"base": "invalid_layout"}
         relay_types = sorted(
             t.value for t in RELAY_TYPES if t is not UnitType.EXTERNALSW
         )
@@ -440,7 +441,10 @@ class DdcOptionsFlow(OptionsFlow):
             }
         )
         return self.async_show_form(
-            step_id="add_relay", data_schema=schema, errors=errors
+            step_id="add_relay",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"issues": issues},
         )
 
     async def async_step_profile(
@@ -448,18 +452,13 @@ class DdcOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Paste a site profile (YAML or JSON); empty restores the standard shelter."""
         errors: dict[str, str] = {}
-        placeholders = {"issues": ""}
+        issues = ""
         if user_input is not None:
             text = user_input.get(CONF_PROFILE, "").strip()
-            try:
-                await self.hass.async_add_executor_job(
-                    build_profile, {**self.config_entry.options, CONF_PROFILE: text}
-                )
-            except ProfileError as err:
-                errors = {CONF_PROFILE: "invalid_profile"}
-                placeholders["issues"] = "\n".join(f"- {issue}" for issue in err.issues)
-            else:
+            options = {**self.config_entry.options, CONF_PROFILE: text}
+            if not (issues := await self._profile_issues(options)):
                 return self._save(**{CONF_PROFILE: text})
+            errors = {CONF_PROFILE: "invalid_profile"}
         schema = vol.Schema(
             {
                 vol.Optional(
@@ -472,13 +471,13 @@ class DdcOptionsFlow(OptionsFlow):
             step_id="profile",
             data_schema=schema,
             errors=errors,
-            description_placeholders=placeholders,
+            description_placeholders={"issues": issues},
         )
 
-    async def _check(self, options: Mapping[str, Any]) -> dict[str, str]:
-        """Validate a layout change against the profile; return form errors."""
+    async def _profile_issues(self, options: Mapping[str, Any]) -> str:
+        """Return the profile's problems with these options, one per line ('' if none)."""
         try:
             await self.hass.async_add_executor_job(build_profile, options)
-        except ProfileError:
-            return {"base": "invalid_layout"}
-        return {}
+        except ProfileError as err:
+            return "\n".join(f"- {issue}" for issue in err.issues)
+        return ""

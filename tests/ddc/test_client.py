@@ -481,3 +481,19 @@ async def test_serial_line_settings_reach_pymodbus() -> None:
         2,
     )
     await line.close()
+
+
+async def test_serial_rtu_through_a_pseudo_terminal(
+    serial_ddc: tuple[str, SimulatorServer],
+) -> None:
+    path, server = serial_ddc
+    line = ModbusLine(
+        LineConfig(transport=Transport.SERIAL, serial_port=path, timeout=1.0)
+    )
+    client = DdcClient(line, 1, standard_profile())
+    snapshot = await client.poll()
+    assert snapshot.unit("d021_u001").summer_target == 24.0
+    assert await client.set_power("d041_u002", True) is True
+    assert server.devices[1].get("input", 826) == 1
+    assert server.stats.total_requests == 8  # 5 reads, mode check, write, read-back
+    await line.close()

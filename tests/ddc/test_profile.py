@@ -172,7 +172,7 @@ def test_unknown_type_reported_with_line() -> None:
     issues = _issues(BAD_UNIT.format(type="lamp", auto="holding 352", scale=1))
     assert issues == [
         "line 3: units[0].type: unknown unit type 'lamp', expected one of "
-        + str(sorted(UnitType))
+        + str(sorted(t.value for t in UnitType))
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from datetime import time
 from enum import StrEnum
@@ -35,22 +36,24 @@ from .state import Snapshot, decode_point, decode_snapshot
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
-import contextlib
 
 _LOGGER = logging.getLogger(__name__)
 
 
-def _not_an_exception_response(record: logging.LogRecord) -> bool:
-    """Drop pymodbus's error line for each Modbus exception response.
+_PYMODBUS_DUPLICATES: Final = ("Exception response", "No response received")
 
-    The client turns every exception response into a typed error that the
-    caller reports once per outage; pymodbus would log it again at ERROR on
-    every poll (for example while a refused register is probed).
+
+def _not_a_duplicate(record: logging.LogRecord) -> bool:
+    """Drop pymodbus's error lines for outcomes the client reports itself.
+
+    The client turns every exception response and timeout into a typed error
+    that the caller reports once per outage; pymodbus would log each again at
+    ERROR on every poll.
     """
-    return not str(record.msg).startswith("Exception response")
+    return not str(record.msg).startswith(_PYMODBUS_DUPLICATES)
 
 
-logging.getLogger("pymodbus.logging").addFilter(_not_an_exception_response)
+logging.getLogger("pymodbus.logging").addFilter(_not_a_duplicate)
 
 #: Modbus exception codes.
 ILLEGAL_DATA_ADDRESS: Final = 2
@@ -248,7 +251,9 @@ class ModbusLine:
                 client = await self._connect()
                 self.stats.requests += 1
                 try:
-                    async with asyncio.timeout(self.config.timeout):
+                    # pymodbus times the answer out itself; this only bounds
+                    # anything that would hang past it.
+                    async with asyncio.timeout(self.config.timeout + 1):
                         response = await self._unless_lost(
                             getattr(client, method)(
                                 address, **kwargs, **{_UNIT_KW: slave}
@@ -291,11 +296,11 @@ class ModbusLine:
             await asyncio.wait((task, lost), return_when=asyncio.FIRST_COMPLETED)
         finally:
             lost.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ModbusException):
-                await task
-            raise ConnectionResetError("connection closed by the peer")
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ModbusException):
+                    await task
+                raise ConnectionResetError("connection closed by the peer")
         return task.result()
 
     def _device_error(self, slave: int, address: int, code: int) -> Any:

@@ -635,7 +635,7 @@ class _Builder:
         except ValueError:
             self.fail(
                 f"{path}.type",
-                f"unknown unit type {data.get('type')!r}, expected one of {sorted(UnitType)}",
+                f"unknown unit type {data.get('type')!r}, expected one of {sorted(t.value for t in UnitType)}",
             )
             return None
         spec = _TYPES[unit_type]
