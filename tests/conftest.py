@@ -8,6 +8,8 @@ from unittest.mock import PropertyMock, patch
 from zoneinfo import ZoneInfo
 
 import pytest
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 # Imported before the hass fixture runs, so Home Assistant's loader finds the
 # package rather than the plugin's testing_config (see TOOLCHAIN.md).
@@ -41,6 +43,12 @@ def _enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     """Let Home Assistant load this integration in every test that runs hass."""
     if "hass" in request.fixturenames:
         request.getfixturevalue("enable_custom_integrations")
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshot with Home Assistant's serializer (registry ids and times normalised)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture

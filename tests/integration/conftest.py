@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
+from unittest.mock import patch
 
-from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
+from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL, Platform
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.smartcity_ddc import PLATFORMS
 from custom_components.smartcity_ddc.const import (
     CONF_KIND,
     CONF_POWER_RULE,
@@ -23,7 +26,7 @@ from devtools.simulator import SimulatorServer
 
 @pytest.fixture
 async def hass_seoul(hass: HomeAssistant) -> HomeAssistant:
-    """Home Assistant set to the shelter's time zone and Korean-free English UI."""
+    """Home Assistant in the shelter's time zone (Asia/Seoul)."""
     await hass.config.async_set_time_zone("Asia/Seoul")
     return hass
 
@@ -33,6 +36,7 @@ def ddc_entry(simulator: SimulatorServer) -> MockConfigEntry:
     """A config entry for the simulated DDC at slave 1 over Modbus TCP."""
     return MockConfigEntry(
         domain=DOMAIN,
+        entry_id="01JSHELTERDDC000000000000",
         title="DDC 1 @ 127.0.0.1",
         unique_id=f"net:127.0.0.1:{simulator.port}#1",
         data={
@@ -57,3 +61,32 @@ async def setup_ddc(
     yield ddc_entry
     await hass_seoul.config_entries.async_unload(ddc_entry.entry_id)
     await hass_seoul.async_block_till_done()
+
+
+@pytest.fixture
+def platforms() -> list[Platform]:
+    """The platforms a test sets up (all of them unless a test module narrows it)."""
+    return list(PLATFORMS[EntryKind.DDC])
+
+
+@pytest.fixture
+async def setup_platforms(
+    hass_seoul: HomeAssistant, ddc_entry: MockConfigEntry, platforms: list[Platform]
+) -> AsyncIterator[MockConfigEntry]:
+    """Set up the DDC entry with only the given platforms."""
+    with patch.dict(PLATFORMS, {EntryKind.DDC: platforms}):
+        ddc_entry.add_to_hass(hass_seoul)
+        assert await hass_seoul.config_entries.async_setup(ddc_entry.entry_id)
+        await hass_seoul.async_block_till_done()
+        yield ddc_entry
+        await hass_seoul.config_entries.async_unload(ddc_entry.entry_id)
+        await hass_seoul.async_block_till_done()
+
+
+async def call(
+    hass: HomeAssistant, domain: str, service: str, entity_id: str, **data: Any
+) -> None:
+    """Call an entity action and wait for it."""
+    await hass.services.async_call(
+        domain, service, {"entity_id": entity_id, **data}, blocking=True
+    )

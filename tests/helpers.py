@@ -1,0 +1,42 @@
+"""Test helpers shared across the suites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+
+
+def entity_snapshot(
+    hass: HomeAssistant, entry_id: str, domain: str | None = None
+) -> dict[str, Any]:
+    """Describe every entity of an entry: what users and reviewers see, in a shape stable across HA releases.
+
+    HA's own registry serializer gains fields between releases; this keeps the
+    parts a change in name, unit, device class or category would touch.
+    """
+    entities = er.async_get(hass)
+    devices = dr.async_get(hass)
+    result: dict[str, Any] = {}
+    for entry in sorted(
+        er.async_entries_for_config_entry(entities, entry_id), key=lambda e: e.entity_id
+    ):
+        if domain is not None and entry.domain != domain:
+            continue
+        device = devices.async_get(entry.device_id) if entry.device_id else None
+        state = hass.states.get(entry.entity_id)
+        result[entry.entity_id] = {
+            "unique_id": entry.unique_id,
+            "device": device.name if device else None,
+            "original_name": entry.original_name,
+            "translation_key": entry.translation_key,
+            "device_class": entry.original_device_class,
+            "entity_category": entry.entity_category,
+            "unit": entry.unit_of_measurement,
+            "disabled_by": entry.disabled_by,
+            "capabilities": entry.capabilities,
+            "state": state.state if state else None,
+            "attributes": dict(state.attributes) if state else None,
+        }
+    return result
