@@ -25,7 +25,6 @@ def _ddc_diagnostics(entry: ConfigEntry, coordinator: DdcCoordinator) -> dict[st
     ]
     return {
         "entry": {
-            "title": entry.title,
             "data": async_redact_data(dict(entry.data), TO_REDACT),
             "options": dict(entry.options),
         },

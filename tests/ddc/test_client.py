@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+import contextlib
 from datetime import time
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -23,6 +24,7 @@ from custom_components.smartcity_ddc.ddc import (
     LineConflictError,
     LinePool,
     ModbusLine,
+    ReadRequest,
     RegisterKind,
     RegisterRef,
     Transport,
@@ -497,3 +499,127 @@ async def test_serial_rtu_through_a_pseudo_terminal(
     assert server.devices[1].get("input", 826) == 1
     assert server.stats.total_requests == 8  # 5 reads, mode check, write, read-back
     await line.close()
+
+
+class MisbehavingPeer:
+    """A Modbus TCP server that answers every request in one wrong way."""
+
+    def __init__(self, answer: Callable[[bytes], bytes]) -> None:
+        self._answer = answer
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> Self:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                header = await reader.readexactly(7)
+                body = await reader.readexactly(int.from_bytes(header[4:6], "big") - 1)
+                writer.write(self._answer(header + body))
+                await writer.drain()
+        writer.close()
+
+
+def _reply(request: bytes, unit: int, pdu: bytes) -> bytes:
+    """An MBAP frame answering request with another unit id or PDU."""
+    return request[:4] + (len(pdu) + 1).to_bytes(2, "big") + bytes([unit]) + pdu
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_answer_from_another_slave_is_not_taken() -> None:
+    def wrong_unit(request: bytes) -> bytes:
+        count = int.from_bytes(request[10:12], "big")
+        return _reply(
+            request, request[6] + 1, bytes([request[7], 2 * count]) + bytes(2 * count)
+        )
+
+    async with MisbehavingPeer(wrong_unit) as peer:
+        line = ModbusLine(
+            LineConfig(
+                transport=Transport.TCP, host="127.0.0.1", port=peer.port, timeout=0.5
+            )
+        )
+        with pytest.raises(DdcConnectionError, match="answer from slave 2, expected 1"):
+            await line.read(1, ReadRequest(RegisterKind.HOLDING, 0, 2))
+        await line.close()
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_short_answer_is_an_error_not_shifted_values() -> None:
+    def short(request: bytes) -> bytes:
+        return _reply(request, request[6], bytes([request[7], 2, 0, 7]))
+
+    async with MisbehavingPeer(short) as peer:
+        line = ModbusLine(
+            LineConfig(
+                transport=Transport.TCP, host="127.0.0.1", port=peer.port, timeout=0.5
+            )
+        )
+        with pytest.raises(DdcConnectionError, match="short answer: 1 of 3 values"):
+            await line.read(1, ReadRequest(RegisterKind.HOLDING, 0, 3))
+        await line.close()
+
+
+async def test_connect_that_hangs_is_bounded() -> None:
+    class Hanging:
+        connected = False
+
+        async def connect(self) -> bool:
+            await asyncio.sleep(3600)
+            return True
+
+        def close(self) -> None:
+            pass
+
+    line = ModbusLine(
+        LineConfig(transport=Transport.TCP, host="127.0.0.1", port=1, timeout=0.05),
+        client_factory=lambda _config, _lost: Hanging(),
+    )
+    with pytest.raises(DdcConnectionError, match="cannot connect"):
+        await line.read(1, ReadRequest(RegisterKind.HOLDING, 0, 1))
+    assert line.stats.last_error is not None
+    assert line.stats.last_error.startswith("TimeoutError")
+
+
+THIRTY_TWO_BIT = """\
+units:
+  - id: d1.u1
+    type: cooler
+    name: Meter-style cooler
+    points:
+      power: {write: coil 10}
+      summer_target: {register: holding 200, type: uint32, scale: 0.1, min: 16, max: 30}
+      winter_target: {read: input 300, type: uint32, scale: 0.1, min: 16, max: 30}
+"""
+
+
+async def test_32_bit_values_are_written_in_one_request_and_refused_as_a_whole(
+    make_line: Callable[..., ModbusLine], ddc: ShelterDdc, simulator: SimulatorServer
+) -> None:
+    from custom_components.smartcity_ddc.ddc import load_profile
+
+    client = DdcClient(make_line(), 1, load_profile(THIRTY_TWO_BIT))
+    assert await client.set_value("d1_u1", Key.SUMMER_TARGET, 25.5) == 25.5
+    assert (ddc.get("holding", 200), ddc.get("holding", 201)) == (0, 255)
+    assert simulator.stats.requests.get(16) == 1
+    # A write-only power point is trusted once the DDC acknowledges it.
+    assert await client.set_power("d1_u1", True) is True
+    assert ddc.get("coil", 10) == 1
+    ddc.set("input", 301, 222)
+    ddc.faults.exception_ranges.append(("input", 300, 301, 2))
+    snapshot = await client.poll()
+    assert snapshot.unit("d1_u1").winter_target is None
+    assert snapshot.unit("d1_u1").summer_target == 25.5
+    ddc.faults.clear()
+    assert (await client.poll()).unit("d1_u1").winter_target == 22.2

@@ -288,3 +288,119 @@ def test_customize_layout_moves_removes_and_adds() -> None:
     assert sign.points[Key.AUTO].read == RegisterRef(RegisterKind.HOLDING, 361)
     with pytest.raises(KeyError):
         profile.unit("nope")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "a profile must be a mapping"),
+        (
+            "units:\n  - {id: d1.u1, type: sensor, name: S, points: {co2: {read: true}}}",
+            "expected a register like 'holding 352', got True",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: sensor, name: S, points: {co2: {read: {kind: input, address: x}}}}",
+            "address must be an integer, got 'x'",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: sensor, name: S, points: {co2: {read: {kind: eeprom, address: 1}}}}",
+            "unknown register kind 'eeprom'",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: sensor, name: S, points: {co2: 5}}",
+            "expected a register or a mapping, got 5",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: sensor, name: S, points: {co2: {scale: 2}}}",
+            "a point needs a 'register', or 'read' and/or 'write'",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: sensor, name: S, points: {co2: {register: input 1, read: input 2}}}",
+            "use either 'register' or 'read'/'write', not both",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: sensor, name: S, points: {co2: {read: input 65535, type: uint32}}}",
+            "a 32-bit value needs two registers",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: sensor, name: S, points: {co2: {read: input 1, min: low}}}",
+            "min must be a number, got 'low'",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: sensor, name: S, points: {co2: {read: input 1, word_order: middle}}}",
+            "word_order must be 'big' or 'little'",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: cooler, name: C, points: {power: coil 1, mode: {register: holding 2, map: []}}}",
+            "map must be a non-empty mapping",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: cooler, name: C, points: {power: coil 1, mode: {register: holding 2, map: {x: cool}}}}",
+            "raw value 'x' must be an integer",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: cooler, name: C, points: {power: coil 1, mode: {register: holding 2, map: {0: cool, 1: cool}}}}",
+            "option 'cool' is mapped twice",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: lighting, name: L, points: {power: coil 1}, windows: [[1, 2, 3, 99999]]}",
+            "address 99999 is out of range",
+        ),
+        (
+            "relay_ports: [1, 2]\nunits:\n  - {id: d1.u1, type: sensor, name: S, points: {co2: input 1}}",
+            "relay_ports must be a mapping",
+        ),
+        (
+            "relay_ports: {99: {power_status: 1}}\nunits:\n  - {id: d1.u1, type: sensor, name: S, points: {co2: input 1}}",
+            "relay port must be a number 1-64, got 99",
+        ),
+        (
+            "relay_ports: {1: {auto: 5}}\nunits:\n  - {id: d1.u1, type: sensor, name: S, points: {co2: input 1}}",
+            "a relay port needs at least 'power_status'",
+        ),
+        (
+            "relay_ports: {1: {power_status: 1, colour: red}}\nunits:\n  - {id: d1.u1, type: sensor, name: S, points: {co2: input 1}}",
+            "unknown field 'colour'",
+        ),
+        ("units:\n  - just a string", "a unit must be a mapping"),
+        (
+            "units:\n  - {id: d1.u1, type: sensor, name: {}, points: {co2: input 1}}",
+            "name needs 'ko' and/or 'en'",
+        ),
+        (
+            "relay_ports: {1: {power_status: 1}}\nunits:\n  - {id: d1.u1, type: sensor, name: S, port: 1, points: {co2: input 1}}",
+            "a sensor unit is not on a relay port",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: sensor, name: S, points: [co2]}",
+            "points must be a mapping",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: sensor, name: S, points: {ozone: input 1}}",
+            "unknown key 'ozone'",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: sensor, name: S, points: {}}",
+            "a sensor unit needs at least one value",
+        ),
+        (
+            "units:\n  - {id: d1.u1, type: lighting, name: L, points: {power: coil 1}, windows: [[1,2,3,4],[5,6,7,8],[9,10,11,12]]}",
+            "a lighting unit has at most 2 windows",
+        ),
+        ("units: {a: 1}\n", "a profile needs a non-empty list of units"),
+        ("\tunits: x", "not valid YAML/JSON"),
+    ],
+)
+def test_more_validation_errors(text: str, expected: str) -> None:
+    assert any(expected in issue for issue in _issues(text)), _issues(text)
+
+
+def test_write_only_and_read_only_points() -> None:
+    profile = load_profile(
+        "units:\n"
+        "  - {id: d1.u1, type: cooler, name: C, points: {power: {write: coil 1}, summer_target: {register: holding 5}}}"
+    )
+    unit = profile.units[0]
+    assert unit.points[Key.POWER].read_registers() == ()
+    assert unit.points[Key.POWER].options() == ()
+    assert unit.name_ko == unit.name_en == "C"

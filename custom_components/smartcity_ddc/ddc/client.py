@@ -272,10 +272,6 @@ class ModbusLine:
                     self.stats.last_error = str(error)
                     self._drop()
                     continue
-                if response is None:
-                    error = DdcTimeoutError(f"no answer from slave {slave}")
-                    self._drop()
-                    continue
                 if response.isError():
                     return self._device_error(slave, address, response.exception_code)
                 if response.dev_id not in (slave, 0):
@@ -610,13 +606,9 @@ class DdcClient:
         except KeyError:
             raise DdcNotWritableError(f"{uid} has no {key}") from None
 
-    async def _read_point(self, point: Point) -> Value | None:
-        """Read one point now and store its raw words."""
-        if point.read is None:
-            return None
-        request = ReadRequest(
-            point.read.kind, point.read.address, point.value_type.words
-        )
+    async def _read_point(self, point: Point, read: RegisterRef) -> Value | None:
+        """Read one point now (from its read register) and store its raw words."""
+        request = ReadRequest(read.kind, read.address, point.value_type.words)
         self.stats.requests += 1
         words = await self.line.read(self.slave, request)
         for offset, word in enumerate(words):
@@ -639,7 +631,7 @@ class DdcClient:
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(self._confirm_interval)
-            actual = await self._read_point(point)
+            actual = await self._read_point(point, point.read)
             if _values_equal(point, value, actual):
                 return actual if actual is not None else value
         raise DdcWriteNotConfirmedError(
@@ -683,7 +675,7 @@ class DdcClient:
             try:
                 auto_point = unit.points.get(Key.AUTO)
                 if auto_point is not None and auto_point.read is not None:
-                    auto = await self._read_point(auto_point)
+                    auto = await self._read_point(auto_point, auto_point.read)
                     if auto is None:
                         raise DdcPowerRuleError(
                             f"{uid}: schedule mode register holds an invalid value"

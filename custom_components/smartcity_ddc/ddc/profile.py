@@ -335,11 +335,6 @@ _TYPES: Final[Mapping[UnitType, _TypeSpec]] = {
 }
 
 
-def unit_type_options(unit_type: UnitType, key: Key) -> frozenset[str]:
-    """Return the option vocabulary of a mapped key for a unit type."""
-    return _TYPES[unit_type].options.get(key, frozenset())
-
-
 # --- loading -----------------------------------------------------------------
 
 _UNIT_ID = re.compile(r"^([a-z0-9]{1,16})\.([a-z0-9]{1,16})$")

@@ -24,16 +24,6 @@ class ScheduleWindow:
     start: time | None
     end: time | None
 
-    def is_on(self, at: time) -> bool | None:
-        """Return whether the window is on at a time of day (None if unknown)."""
-        if self.start is None or self.end is None:
-            return None
-        if self.start == self.end:
-            return False
-        if self.start < self.end:
-            return self.start <= at < self.end
-        return at >= self.start or at < self.end
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnitState:

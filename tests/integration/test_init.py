@@ -1,0 +1,263 @@
+"""Setup, unload, devices, outages and repair issues of a DDC entry."""
+
+from __future__ import annotations
+
+import logging
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_OFF, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.smartcity_ddc.const import (
+    CONF_PROFILE,
+    CONF_REMOVED_UNITS,
+    DOMAIN,
+)
+from custom_components.smartcity_ddc.coordinator import DATA_LINES
+from custom_components.smartcity_ddc.ddc import standard_profile_text
+from devtools.simulator import ShelterDdc, SimulatorServer
+
+SWITCH = "switch.heated_bench_1"
+
+
+async def test_devices_are_units_linked_to_the_ddc(
+    hass: HomeAssistant, setup_ddc: MockConfigEntry, device_registry: dr.DeviceRegistry
+) -> None:
+    hub = device_registry.async_get_device(identifiers={(DOMAIN, setup_ddc.entry_id)})
+    assert hub is not None
+    assert (hub.name, hub.manufacturer, hub.model) == (
+        "DDC 1 @ 127.0.0.1",
+        "Sungil",
+        "DDC",
+    )
+    units = [
+        d
+        for d in dr.async_entries_for_config_entry(device_registry, setup_ddc.entry_id)
+        if d.id != hub.id
+    ]
+    assert len(units) == 13
+    assert all(unit.via_device_id == hub.id for unit in units)
+    light = device_registry.async_get_device(
+        identifiers={(DOMAIN, f"{setup_ddc.entry_id}_d011_u001")}
+    )
+    assert (light.name, light.model, light.model_id) == (
+        "Interior light 1",
+        "lighting",
+        "d011.u001",
+    )
+
+
+async def test_korean_installation_names_devices_in_korean(
+    hass: HomeAssistant, ddc_entry: MockConfigEntry, device_registry: dr.DeviceRegistry
+) -> None:
+    hass.config.language = "ko"
+    ddc_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(ddc_entry.entry_id)
+    await hass.async_block_till_done()
+    light = device_registry.async_get_device(
+        identifiers={(DOMAIN, f"{ddc_entry.entry_id}_d011_u001")}
+    )
+    assert light.name == "내부조명1"
+    names = {
+        state.attributes["friendly_name"] for state in hass.states.async_all("switch")
+    }
+    assert {"내부조명1", "내부조명1 스케줄 운전", "내부벤치1 스케줄 운전"} <= names
+    await hass.config_entries.async_unload(ddc_entry.entry_id)
+
+
+async def test_unload_releases_the_line(
+    hass: HomeAssistant, setup_ddc: MockConfigEntry, simulator: SimulatorServer
+) -> None:
+    pool = hass.data[DATA_LINES]
+    line = setup_ddc.runtime_data.client.line
+    assert line.connected
+    assert await hass.config_entries.async_unload(setup_ddc.entry_id)
+    assert setup_ddc.state is ConfigEntryState.NOT_LOADED
+    assert not line.connected
+    assert len(pool) == 0
+
+
+async def test_stopping_home_assistant_closes_every_line(
+    hass: HomeAssistant, setup_ddc: MockConfigEntry
+) -> None:
+    line = setup_ddc.runtime_data.client.line
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert not line.connected
+
+
+async def test_unreachable_at_startup_retries_later(
+    hass: HomeAssistant, ddc_entry: MockConfigEntry, simulator: SimulatorServer
+) -> None:
+    simulator.refuse_connections()
+    ddc_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(ddc_entry.entry_id)
+    assert ddc_entry.state is ConfigEntryState.SETUP_RETRY
+    assert len(hass.data[DATA_LINES]) == 0  # the line was given back
+
+
+async def test_invalid_stored_profile_is_a_permanent_error(
+    hass: HomeAssistant, ddc_entry: MockConfigEntry
+) -> None:
+    ddc_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        ddc_entry, options={**ddc_entry.options, CONF_PROFILE: "units: []"}
+    )
+    await hass.config_entries.async_setup(ddc_entry.entry_id)
+    assert ddc_entry.state is ConfigEntryState.SETUP_ERROR
+    assert "a profile needs a non-empty list of units" in (ddc_entry.reason or "")
+
+
+async def test_two_entries_with_different_framing_on_one_line_conflict(
+    hass: HomeAssistant, setup_ddc: MockConfigEntry, simulator: SimulatorServer
+) -> None:
+    other = MockConfigEntry(
+        domain=DOMAIN,
+        data={**setup_ddc.data, "transport": "rtu_over_tcp", "slave": 2},
+        options=setup_ddc.options,
+    )
+    other.add_to_hass(hass)
+    await hass.config_entries.async_setup(other.entry_id)
+    assert other.state is ConfigEntryState.SETUP_ERROR
+    assert "already used as tcp" in (other.reason or "")
+
+
+async def test_register_collisions_raise_a_repair_issue_that_names_them(
+    hass: HomeAssistant, setup_ddc: MockConfigEntry, issue_registry: ir.IssueRegistry
+) -> None:
+    issue = issue_registry.async_get_issue(
+        DOMAIN, f"register_collision_{setup_ddc.entry_id}"
+    )
+    assert issue is not None
+    assert issue.severity is ir.IssueSeverity.WARNING
+    assert issue.translation_key == "register_collision"
+    assert issue.translation_placeholders["count"] == "16"
+    assert (
+        "- holding 352: d011_u001.auto, d021_u001.auto"
+        in issue.translation_placeholders["collisions"]
+    )
+    # A site profile without shared registers clears it.
+    hass.config_entries.async_update_entry(
+        setup_ddc,
+        options={
+            **setup_ddc.options,
+            CONF_REMOVED_UNITS: ["d021.u001", "d022.u001", "d081.u002"],
+        },
+    )
+    await hass.async_block_till_done()
+    assert (
+        issue_registry.async_get_issue(
+            DOMAIN, f"register_collision_{setup_ddc.entry_id}"
+        )
+        is None
+    )
+
+
+async def test_outage_makes_everything_unavailable_logs_once_and_recovers(
+    hass: HomeAssistant,
+    setup_ddc: MockConfigEntry,
+    simulator: SimulatorServer,
+    ddc: ShelterDdc,
+    caplog: pytest.LogCaptureFixture,
+    issue_registry: ir.IssueRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    coordinator = setup_ddc.runtime_data
+    monkeypatch.setattr(
+        "custom_components.smartcity_ddc.coordinator.UNREACHABLE_REPAIR_AFTER", 0
+    )
+    caplog.set_level(logging.INFO, logger="custom_components.smartcity_ddc")
+    simulator.refuse_connections()
+    for _ in range(3):
+        coordinator.client.line._retry_at = (
+            0  # skip the line's back-off between the polls below
+        )
+        await coordinator.async_refresh()
+    assert all(
+        state.state == STATE_UNAVAILABLE
+        for state in hass.states.async_all()
+        if state.entity_id.split(".")[0]
+        in ("switch", "sensor", "climate", "fan", "time", "binary_sensor")
+    )
+    unavailable_lines = [
+        r for r in caplog.records if "Error fetching" in r.getMessage()
+    ]
+    assert len(unavailable_lines) == 1
+    issue = issue_registry.async_get_issue(DOMAIN, f"unreachable_{setup_ddc.entry_id}")
+    assert issue is not None
+    assert issue.translation_key == "ddc_unreachable"
+    await simulator.clear_faults()
+    coordinator.client.line._retry_at = 0
+    await coordinator.async_refresh()
+    assert hass.states.get(SWITCH).state == STATE_OFF
+    assert (
+        len(
+            [
+                r
+                for r in caplog.records
+                if "Fetching" in r.getMessage() and "recovered" in r.getMessage()
+            ]
+        )
+        == 1
+    )
+    assert (
+        issue_registry.async_get_issue(DOMAIN, f"unreachable_{setup_ddc.entry_id}")
+        is None
+    )
+
+
+async def test_slow_ddc_times_out_and_recovers_without_reload(
+    hass: HomeAssistant,
+    ddc_entry: MockConfigEntry,
+    simulator: SimulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        "custom_components.smartcity_ddc.coordinator.DEFAULT_TIMEOUT", 0.3
+    )
+    ddc_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(ddc_entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = ddc_entry.runtime_data
+    simulator.delay = 0.5  # answers arrive after the timeout
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    assert hass.states.get(SWITCH).state == STATE_UNAVAILABLE
+    simulator.delay = 0.0
+    coordinator.client.line._retry_at = 0
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert hass.states.get(SWITCH).state == STATE_OFF
+    await hass.config_entries.async_unload(ddc_entry.entry_id)
+
+
+async def test_command_during_an_outage_reports_it(
+    hass: HomeAssistant, setup_ddc: MockConfigEntry, simulator: SimulatorServer
+) -> None:
+    simulator.refuse_connections()
+    with pytest.raises(HomeAssistantError) as excinfo:
+        await hass.services.async_call(
+            "switch", "turn_on", {"entity_id": SWITCH}, blocking=True
+        )
+    assert excinfo.value.translation_key == "cannot_connect"
+
+
+async def test_profile_override_is_used(
+    hass: HomeAssistant, ddc_entry: MockConfigEntry, ddc: ShelterDdc
+) -> None:
+    text = standard_profile_text().replace(
+        "name: {ko: 내부벤치1, en: Heated bench 1}",
+        "name: {ko: 온열의자, en: Warm seat}",
+    )
+    ddc_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        ddc_entry, options={**ddc_entry.options, CONF_PROFILE: text}
+    )
+    assert await hass.config_entries.async_setup(ddc_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("switch.warm_seat") is not None
+    await hass.config_entries.async_unload(ddc_entry.entry_id)
