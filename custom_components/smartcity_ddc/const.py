@@ -11,6 +11,19 @@ LOGGER: Final = logging.getLogger(__package__)
 
 MANUFACTURER: Final = "Sungil"
 
+#: Device models shown for each unit type: the SPEC §2 catalog, in English and Korean.
+UNIT_MODELS: Final = {
+    "lighting": "Lighting (조명)",
+    "cooler": "Cooler/heater (냉난방기)",
+    "exchanger": "Heat-recovery ventilator (전열교환기)",
+    "aircurtain": "Air curtain (에어커튼)",
+    "bench": "Heated bench (온열벤치)",
+    "door": "Automatic door (자동문)",
+    "sensor": "Integrated sensor (통합센서)",
+    "externalsw": "Door external switch (자동문외부스위치)",
+    "relay": "Relay output (릴레이)",
+}
+
 CONF_KIND: Final = "kind"
 
 

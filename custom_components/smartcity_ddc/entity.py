@@ -6,7 +6,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN, MANUFACTURER
+from .const import DOMAIN, MANUFACTURER, UNIT_MODELS
 from .coordinator import DdcCoordinator
 from .ddc import Unit, UnitState
 
@@ -50,7 +50,7 @@ class DdcUnitEntity(CoordinatorEntity[DdcCoordinator]):
             identifiers={unit_device_identifier(entry_id, unit)},
             name=coordinator.unit_name(unit.uid),
             manufacturer=MANUFACTURER,
-            model=unit.type.value,
+            model=UNIT_MODELS[unit.type],
             model_id=f"{unit.device_id}.{unit.unit_id}",
             via_device=(DOMAIN, entry_id),
         )

@@ -46,7 +46,7 @@ async def test_devices_are_units_linked_to_the_ddc(
     )
     assert (light.name, light.model, light.model_id) == (
         "Interior light 1",
-        "lighting",
+        "Lighting (조명)",
         "d011.u001",
     )
 

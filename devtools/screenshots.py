@@ -1,0 +1,52 @@
+"""Bring up the demo, log in with a headless browser and save README screenshots.
+
+Run with `scripts/screenshots`; PNGs go to docs/images/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+import tempfile
+
+from devtools.browser import Browser, HomeAssistantUI
+from devtools.demo import PASSWORD, ROOT, USERNAME, Demo
+
+
+async def main(out: Path, port: int, modbus_port: int) -> None:
+    """Capture the pages the README shows."""
+    with tempfile.TemporaryDirectory(prefix="smartcity-demo-") as run_dir:
+        demo = Demo(Path(run_dir), port, modbus_port)
+        try:
+            await demo.start()
+            async with Browser(1280, 900) as browser:
+                ui = HomeAssistantUI(await browser.new_page(), demo.url)
+                await ui.login(USERNAME, PASSWORD)
+                cooler = await ui.device_id("Cooler/heater")
+                await ui.navigate(f"/config/devices/device/{cooler}")
+                await ui.text_present("Follow schedule")
+                await asyncio.sleep(2)  # let the cards finish rendering
+                await ui.page.screenshot(out / "device-cooler.png")
+                hub = await ui.device_id("DDC 1 @ 127.0.0.1")
+                await ui.navigate(f"/config/devices/device/{hub}")
+                await ui.text_present("Device info")
+                await asyncio.sleep(2)
+                await ui.page.screenshot(out / "device-ddc.png")
+        finally:
+            await demo.stop()
+    print(f"screenshots saved in {out}")
+
+
+def cli() -> None:
+    """Parse arguments and run."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default=str(ROOT / "docs" / "images"))
+    parser.add_argument("--port", type=int, default=18124)
+    parser.add_argument("--modbus-port", type=int, default=15021)
+    args = parser.parse_args()
+    asyncio.run(main(Path(args.out), args.port, args.modbus_port))
+
+
+if __name__ == "__main__":
+    cli()
