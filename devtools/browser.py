@@ -80,7 +80,7 @@ class Page:
         result: dict[str, Any] = answer.get("result", {})
         return result
 
-    async def goto(self, url: str, timeout: float = 30) -> None:  # noqa: ASYNC109
+    async def goto(self, url: str, timeout: float = 30) -> None:
         """Navigate and wait for the load event."""
         while not self._events.empty():
             self._events.get_nowait()
@@ -111,7 +111,7 @@ class Page:
             )
         return result["result"].get("value")
 
-    async def wait_for(self, expression: str, timeout: float = 30) -> Any:  # noqa: ASYNC109
+    async def wait_for(self, expression: str, timeout: float = 30) -> Any:
         """Evaluate until the expression is truthy; return its value."""
         deadline = time.monotonic() + timeout
         last: Any = None
@@ -328,7 +328,7 @@ class HomeAssistantUI:
         await self.page.evaluate(DEEP_QUERY)
         await self.page.wait_for(ready, timeout=timeout)
 
-    async def text_present(self, text: str, timeout: float = 30) -> None:  # noqa: ASYNC109
+    async def text_present(self, text: str, timeout: float = 30) -> None:
         """Wait until some element's text contains `text`."""
         await self.page.wait_for(
             f"window.__deepQueryAll('*').some(el => !el.children.length && window.__deepText(el).includes({json.dumps(text)}))",
