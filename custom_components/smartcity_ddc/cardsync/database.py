@@ -61,6 +61,7 @@ _ER_ACCESS_DENIED_NO_PASSWORD = 1698
 _LOST = frozenset({1053, 1317, 1927, 2006, 2013, 2055})
 _CANNOT_CONNECT = frozenset({1040, 1129, 1130, 2002, 2003, 2005})
 _PRIVILEGE = re.compile(r"^\s*(\w+) command denied", re.IGNORECASE)
+_UNKNOWN_COLUMN = re.compile(r"Unknown column '([^']+)'")
 
 
 def validate_table_name(name: str) -> str:
@@ -104,10 +105,6 @@ class DbSettings:
     def __post_init__(self) -> None:
         """Refuse a table name that is not a plain identifier."""
         validate_table_name(self.table)
-
-    def describe(self) -> str:
-        """Return 'host:port/database.table' for messages."""
-        return f"{self.host}:{self.port}/{self.database}.{self.table}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,8 +305,6 @@ class CardDatabase:
             | CardSyncPermissionError,
         ):
             self._checked = False
-        if isinstance(err, _LostConnectionError):
-            return CardSyncConnectionError(str(err))
         return err
 
     def _translate(self, err: BaseException) -> CardSyncError:
@@ -334,7 +329,10 @@ class CardDatabase:
                 settings.table, match.group(1).upper() if match else "SELECT"
             )
         if code == _ER_BAD_FIELD:
-            return CardSyncColumnMissingError(settings.table, ["?"])
+            match = _UNKNOWN_COLUMN.search(_message(err))
+            return CardSyncColumnMissingError(
+                settings.table, [match.group(1) if match else "?"]
+            )
         if code in _LOST:
             return _LostConnectionError(f"connection to {where} lost (error {code})")
         if code in _CANNOT_CONNECT or code is None:
@@ -347,10 +345,7 @@ class CardDatabase:
 
         async def work(cursor: Any) -> TableInfo:
             await cursor.execute("SELECT VERSION()")
-            version_row = await cursor.fetchone()
-            version = version_row[0]
-            if isinstance(version, bytes):
-                version = version.decode()
+            (version,) = await cursor.fetchone()
             await cursor.execute(f"SELECT * FROM {self._table} LIMIT 0")  # noqa: S608
             found = tuple(column[0] for column in cursor.description or ())
             present = {name.lower() for name in found}
@@ -359,7 +354,7 @@ class CardDatabase:
             # Deletes nothing, but the server checks the DELETE privilege first.
             await cursor.execute(f"DELETE FROM {self._table} WHERE 1 = 0")  # noqa: S608
             return TableInfo(
-                server_version=str(version),
+                server_version=version.decode(errors="replace"),
                 tls_cipher=self.stats.tls_cipher
                 if self.settings.tls is not None
                 else None,
