@@ -16,11 +16,13 @@ generated; ``ca_file`` is the CA a client verifies the server with.
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import contextlib
 from dataclasses import dataclass
 import datetime as dt
 import ipaddress
+import json
 import os
 from pathlib import Path
 import random
@@ -30,6 +32,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from types import TracebackType
@@ -493,19 +496,45 @@ def card_table_ddl(table: str = "t_card_issue_if", *, wide: bool = False) -> str
     return CARD_TABLE_DDL.format(table=_quote_identifier(table), **sizes)
 
 
-def main() -> None:
-    """Start a server, print how to reach it, and keep it until Ctrl-C."""
-    with MariaDbServer() as server:
-        account = server.create_account("smartcity")
+def main(argv: list[str] | None = None) -> int:
+    """Start a server with an interface table, print how to reach it, serve until stopped.
+
+    python -m devtools.mariadb [--tls] [--database NAME]
+
+    Prints one JSON line (host, port, database, user, password, admin_user,
+    admin_password, ca_file, base) once the server is ready; Ctrl-C or
+    SIGTERM stops it and deletes its files.
+    """
+    parser = argparse.ArgumentParser(prog="python -m devtools.mariadb")
+    parser.add_argument("--tls", action="store_true", help="generate a CA and use TLS")
+    parser.add_argument("--database", default="smartcity", help="database to create")
+    args = parser.parse_args(argv)
+
+    # Ctrl-C and SIGTERM are waited for, not handled: no race with start-up.
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    with MariaDbServer(tls=args.tls) as server:
+        account = server.create_account(args.database)
         server.execute(card_table_ddl(), database=account.database)
         print(
-            f"MariaDB on {server.host}:{server.port} database {account.database} "
-            f"user {account.user} password {account.password} "
-            f"(admin {ADMIN_USER} / {server.admin_password}); Ctrl-C stops it"
+            json.dumps(
+                {
+                    "host": server.host,
+                    "port": server.port,
+                    "database": account.database,
+                    "user": account.user,
+                    "password": account.password,
+                    "admin_user": ADMIN_USER,
+                    "admin_password": server.admin_password,
+                    "ca_file": str(server.ca_file) if server.ca_file else None,
+                    "base": str(server.base),
+                }
+            ),
+            flush=True,
         )
-        with contextlib.suppress(KeyboardInterrupt):
-            signal.pause()
+        signal.sigwait(stop_signals)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -166,4 +166,6 @@ class SimulatedCrashError(BaseException):
 def assert_private(text: str, secrets: Iterable[str]) -> None:
     """Assert that none of the secrets (card numbers, names) occurs in text."""
     leaked = [secret for secret in secrets if secret and secret in text]
-    assert not leaked, f"personal data leaked: {leaked}"
+    if leaked:
+        where = [line for line in text.splitlines() if any(s in line for s in leaked)]
+        raise AssertionError(f"personal data leaked: {leaked} in {where[:3]}")

@@ -283,3 +283,16 @@ async def test_other_server_errors_keep_their_code(card_table: CardTable) -> Non
     assert err.value.code == 1644
     assert "deletes are off" not in str(err.value)
     await database.close()
+
+
+async def test_a_column_dropped_under_the_sync_is_named(card_table: CardTable) -> None:
+    database = CardDatabase(card_table.settings())
+    await database.check()
+    card_table.server.execute(
+        "ALTER TABLE t_card_issue_if DROP COLUMN ho_code",
+        database=card_table.account.database,
+    )
+    with pytest.raises(CardSyncColumnMissingError) as err:
+        await database.fetch(None, 10, 10)
+    assert err.value.columns == ["ho_code"]
+    await database.close()

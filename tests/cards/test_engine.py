@@ -367,3 +367,22 @@ async def test_the_server_going_away_mid_sync_and_coming_back(
 def test_batch_size_must_be_positive(card_table: CardTable) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         CardSync(CardDatabase(card_table.settings()), MemoryStore(), batch_size=0)
+
+
+async def test_acknowledging_loads_the_stored_log_first(card_table: CardTable) -> None:
+    store = MemoryStore()
+    store.data = {
+        "cards": {},
+        "pending": {},
+        "rejected": [
+            {
+                "idx": 1, "reason": "unknown_flag", "column": "issue_flag", "masked": None,
+                "flag": None, "dong": None, "ho": None, "at": NOW.isoformat(),
+                "acknowledged": False,
+            }
+        ],
+    }  # fmt: skip
+    engine = Engine(card_table, store)
+    assert await engine.sync.acknowledge_rejected() == 1
+    assert store.data["rejected"][0]["acknowledged"] is True
+    await engine.close()
