@@ -75,6 +75,7 @@ def make_engine(
         store,
         groups={"A": "101동", "B": "관리동"},
         batch_size=BATCH,
+        read_size=2,
         checkpoint=checkpoint,
         on_commit=events.extend,
         now=lambda: NOW,

@@ -48,7 +48,7 @@ class Engine:
 
 @pytest.fixture
 async def engine(card_table: CardTable) -> AsyncIterator[Engine]:
-    made = Engine(card_table, batch_size=3)
+    made = Engine(card_table, batch_size=3, read_size=2)
     yield made
     await made.close()
 
@@ -367,6 +367,8 @@ async def test_the_server_going_away_mid_sync_and_coming_back(
 def test_batch_size_must_be_positive(card_table: CardTable) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         CardSync(CardDatabase(card_table.settings()), MemoryStore(), batch_size=0)
+    with pytest.raises(ValueError, match="read_size"):
+        CardSync(CardDatabase(card_table.settings()), MemoryStore(), read_size=0)
 
 
 async def test_acknowledging_loads_the_stored_log_first(card_table: CardTable) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from hypothesis import given, strategies as st
 import pytest
 
 from custom_components.smartcity_ddc.cardsync import (
@@ -21,6 +22,7 @@ from custom_components.smartcity_ddc.cardsync import (
     validate_row,
     validate_table_name,
 )
+from custom_components.smartcity_ddc.cardsync.model import validate_row_carefully
 
 PACKAGE = Path(__file__).parents[2] / "custom_components" / "smartcity_ddc"
 
@@ -233,7 +235,9 @@ def test_fingerprint_tells_rows_apart() -> None:
     )
     assert row(None, "x").fingerprint() != row("", "x").fingerprint()
     assert row(b"ab", b"c").fingerprint() != row(b"a", b"bc").fingerprint()
-    assert row(1, 2).fingerprint() == row("1", "2").fingerprint()
+    # What the server sent, types included: the same table sends the same types.
+    assert row(1, 2).fingerprint() != row("1", "2").fingerprint()
+    assert len(first.fingerprint()) == 16
 
 
 def test_group_mapping_round_trip() -> None:
@@ -270,3 +274,40 @@ def test_table_names_that_are_identifiers(name: str) -> None:
 def test_table_names_that_are_refused(name: str) -> None:
     with pytest.raises(InvalidTableNameError):
         validate_table_name(name)
+
+
+_VALUE = st.one_of(
+    st.none(),
+    st.binary(max_size=6),
+    st.text(alphabet="0123456789AaZ -\t가\x07", max_size=24).map(str.encode),
+    st.sampled_from([b"I", b"D", b" I", b"i", b"9999", b"101", b"A", b""]),
+)
+
+
+@given(values=st.tuples(_VALUE, _VALUE, _VALUE, _VALUE, _VALUE, _VALUE))
+def test_the_fast_path_agrees_with_the_careful_one(
+    values: tuple[bytes | None, ...],
+) -> None:
+    raw = RawRow(idx=3, values=values)
+    assert validate_row(raw) == validate_row_carefully(raw)
+
+
+@given(
+    card=st.from_regex(r"[0-9A-Za-z\-]{1,20}", fullmatch=True),
+    name=st.text(max_size=30).filter(
+        lambda text: not any(ord(c) < 32 or ord(c) == 127 for c in text)
+    ),
+    group=st.from_regex(r"[0-9A-Za-z]", fullmatch=True),
+    dong=st.from_regex(r"[0-9A-Za-z]{1,4}", fullmatch=True),
+    ho=st.from_regex(r"[0-9A-Za-z]{1,4}", fullmatch=True),
+)
+def test_valid_issue_rows_take_either_path_to_the_same_change(
+    card: str, name: str, group: str, dong: str, ho: str
+) -> None:
+    raw = RawRow(
+        idx=3, values=tuple(v.encode() for v in (card, name, group, dong, ho, "I"))
+    )
+    fast = validate_row(raw)
+    assert fast == validate_row_carefully(raw)
+    assert isinstance(fast, CardChange)
+    assert fast.card_no == card

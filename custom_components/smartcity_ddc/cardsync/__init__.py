@@ -17,6 +17,7 @@ from .database import (
 )
 from .engine import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_READ_SIZE,
     REJECTED_LOG_LIMIT,
     STORE_VERSION,
     Card,
@@ -70,6 +71,7 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_PORT",
     "DEFAULT_QUERY_TIMEOUT",
+    "DEFAULT_READ_SIZE",
     "DEFAULT_TABLE",
     "MANAGER_CODE",
     "MAX_LENGTHS",

@@ -3,7 +3,7 @@
 One round, for rows up to the highest idx present when it starts (rows written
 while it runs stay for the next round):
 
-1. read a batch of rows in idx order;
+1. read a batch of rows in idx order (in several small SELECTs);
 2. apply it to a working copy of the registry (``I`` registers or updates a
    card, ``D`` removes it; a malformed row goes to the rejected log);
 3. persist registry, rejected log and the batch's idx values ("pending
@@ -30,7 +30,7 @@ from enum import StrEnum
 import logging
 import time
 from types import MappingProxyType
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from .errors import CardSyncError, CardSyncStoreError
 from .model import (
@@ -47,7 +47,12 @@ from .model import (
 
 _LOGGER = logging.getLogger(__name__)
 
+#: Rows applied, stored and deleted together.
 DEFAULT_BATCH_SIZE: Final = 500
+#: Rows read by one SELECT.
+DEFAULT_READ_SIZE: Final = 100
+#: Rows applied between two yields to the event loop, so a batch never stalls it.
+APPLY_SLICE: Final = 100
 #: The rejected log keeps this many rows; the oldest acknowledged ones go first.
 REJECTED_LOG_LIMIT: Final = 1000
 STORE_VERSION: Final = 1
@@ -99,8 +104,7 @@ class EventKind(StrEnum):
     REJECTED = "rejected"
 
 
-@dataclass(frozen=True, slots=True)
-class CardEvent:
+class CardEvent(NamedTuple):
     """One applied or rejected row, without personal data (masked number only)."""
 
     kind: EventKind
@@ -224,17 +228,19 @@ class CardSync:
         *,
         groups: Mapping[str, str] | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        read_size: int = DEFAULT_READ_SIZE,
         checkpoint: Checkpoint | None = None,
         on_commit: Callable[[list[CardEvent]], None] | None = None,
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
         """Set up the engine; call load() before anything else."""
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+        if batch_size < 1 or read_size < 1:
+            raise ValueError("batch_size and read_size must be at least 1")
         self.source = source
         self.store = store
         self.groups: Mapping[str, str] = dict(groups or {})
         self.batch_size = batch_size
+        self.read_size = read_size
         self.checkpoint: Checkpoint = checkpoint or _no_checkpoint
         self.on_commit = on_commit
         self._now = now
@@ -407,10 +413,27 @@ class CardSync:
         # Pending idx values not met again by the end of a full round were
         # deleted by an earlier round after its last write.
         unseen = set(self._pending)
-        after: int | None = None
-        while upto is not None:
+        if upto is not None:
+            await self._batches(upto, unseen, summary, unknown)
+
+        for idx in unseen:
+            self._pending.pop(idx, None)
+        if self._pending != self._stored_pending:
             mark = clock()
-            rows = await self.source.fetch(after, upto, self.batch_size)
+            await self._save(self._cards, self._rejected, self._pending)
+            summary.persist_seconds += clock() - mark
+            await self.checkpoint(SyncStep.FINISHED)
+
+    async def _batches(
+        self, upto: int, unseen: set[int], summary: SyncSummary, unknown: set[str]
+    ) -> None:
+        """Read, apply, persist and delete batch by batch up to idx upto."""
+        clock = time.perf_counter
+        after: int | None = None
+        exhausted = False
+        while not exhausted:
+            mark = clock()
+            rows, exhausted = await self._read_batch(after, upto)
             summary.read_seconds += clock() - mark
             await self.checkpoint(SyncStep.READ)
             if not rows:
@@ -420,7 +443,7 @@ class CardSync:
             after = rows[-1].idx
 
             mark = clock()
-            batch = self._apply(rows, unseen, summary, unknown)
+            batch = await self._apply(rows, unseen, summary, unknown)
             summary.apply_seconds += clock() - mark
             await self.checkpoint(SyncStep.APPLIED)
 
@@ -442,16 +465,24 @@ class CardSync:
                 for idx in batch.delete:
                     self._pending.pop(idx, None)
                 await self.checkpoint(SyncStep.DELETED)
-            if len(rows) < self.batch_size:
-                break
 
-        for idx in unseen:
-            self._pending.pop(idx, None)
-        if self._pending != self._stored_pending:
-            mark = clock()
-            await self._save(self._cards, self._rejected, self._pending)
-            summary.persist_seconds += clock() - mark
-            await self.checkpoint(SyncStep.FINISHED)
+    async def _read_batch(
+        self, after: int | None, upto: int
+    ) -> tuple[list[RawRow], bool]:
+        """Read one batch in statements of read_size rows; tell whether the table ran out.
+
+        The driver decodes a whole result set without yielding to the event
+        loop, so small statements keep each pause short.
+        """
+        rows: list[RawRow] = []
+        while len(rows) < self.batch_size:
+            wanted = min(self.read_size, self.batch_size - len(rows))
+            chunk = await self.source.fetch(after, upto, wanted)
+            rows.extend(chunk)
+            if len(chunk) < wanted:
+                return rows, True
+            after = chunk[-1].idx
+        return rows, False
 
     def _publish(self, events: list[CardEvent]) -> None:
         """Hand the events of a durable batch to the listener."""
@@ -462,14 +493,18 @@ class CardSync:
                 # A failing listener must not undo a durable batch.
                 _LOGGER.exception("Card event listener failed")
 
-    def _apply(
+    async def _apply(
         self,
         rows: list[RawRow],
         unseen: set[int],
         summary: SyncSummary,
         unknown: set[str],
     ) -> _Batch:
-        """Apply a batch to working copies of the state."""
+        """Apply a batch to working copies of the state, yielding to the loop now and then.
+
+        Only working copies change here, and the lock keeps every other
+        operation of the engine out, so yielding midway is safe.
+        """
         batch = _Batch(
             cards=dict(self._cards),
             rejected=list(self._rejected),
@@ -478,7 +513,9 @@ class CardSync:
             delete=[],
         )
         now = self._now().isoformat()
-        for row in rows:
+        for position, row in enumerate(rows):
+            if position and not position % APPLY_SLICE:
+                await asyncio.sleep(0)
             fingerprint = row.fingerprint()
             batch.delete.append(row.idx)
             if batch.pending.get(row.idx) == fingerprint:
