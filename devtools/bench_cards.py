@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import random
 import sys
 import tempfile
@@ -60,12 +60,15 @@ class StallMeter:
     longest: float = 0.0
     ticks: int = 0
     running: bool = True
+    started: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> None:
         """Tick until stopped; remember the largest lateness."""
         loop = asyncio.get_running_loop()
+        self.started.set()
         while self.running:
             before = loop.time()
+            # The ticker's own period, not a wait for something to happen.
             await asyncio.sleep(TICK)
             self.longest = max(self.longest, loop.time() - before - TICK)
             self.ticks += 1
@@ -165,8 +168,7 @@ async def run(
     await database_.check()
     meter = StallMeter()
     ticker = asyncio.create_task(meter.run())
-    await asyncio.sleep(0.01)
-    meter.longest = 0.0
+    await meter.started.wait()
     try:
         summary = await engine.sync()
     finally:

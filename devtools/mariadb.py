@@ -12,6 +12,13 @@ cleaning up. Nothing here touches the system's own MariaDB.
 
 With ``tls=True`` a private CA and a server certificate for 127.0.0.1 are
 generated; ``ca_file`` is the CA a client verifies the server with.
+``durable=False`` skips flushing each commit to disk: fast for tests, never
+for measurements.
+
+``python -m devtools.mariadb [--tls] [--database NAME]`` serves one with an
+interface table until Ctrl-C or SIGTERM and prints one JSON line (host, port,
+database, user, password, admin_user, admin_password, ca_file, base) once
+ready.
 """
 
 from __future__ import annotations
@@ -174,11 +181,7 @@ class MariaDbServer:
     def __init__(
         self, *, tls: bool = False, durable: bool = True, base_dir: Path | None = None
     ) -> None:
-        """Prepare (but do not start) a server.
-
-        tls adds a CA and a server certificate; durable=False skips flushing
-        each commit to disk (fast for tests, never for measurements).
-        """
+        """Prepare (but do not start) a server; see the module docstring for tls and durable."""
         self.tls = tls
         self.durable = durable
         self._base_parent = base_dir
@@ -497,14 +500,7 @@ def card_table_ddl(table: str = "t_card_issue_if", *, wide: bool = False) -> str
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Start a server with an interface table, print how to reach it, serve until stopped.
-
-    python -m devtools.mariadb [--tls] [--database NAME]
-
-    Prints one JSON line (host, port, database, user, password, admin_user,
-    admin_password, ca_file, base) once the server is ready; Ctrl-C or
-    SIGTERM stops it and deletes its files.
-    """
+    """Serve a server with an interface table until Ctrl-C or SIGTERM (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m devtools.mariadb")
     parser.add_argument("--tls", action="store_true", help="generate a CA and use TLS")
     parser.add_argument("--database", default="smartcity", help="database to create")

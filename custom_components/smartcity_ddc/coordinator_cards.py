@@ -26,7 +26,11 @@ from homeassistant.exceptions import (
     ConfigEntryError,
     HomeAssistantError,
 )
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -152,13 +156,11 @@ def error_placeholders(err: CardSyncError, settings: DbSettings) -> dict[str, st
     }
 
 
+# Home Assistant's Store logs and swallows a failed write, and defers writes
+# while Home Assistant stops. The sync deletes rows from the complex server only
+# after its registry is on disk, so it must know.
 class CardsStore(Store[dict[str, Any]]):
-    """The registry's storage file; save() raises unless the file was really written.
-
-    Home Assistant's Store logs and swallows a failed write, and defers writes
-    while Home Assistant stops. The sync deletes rows from the complex server
-    only after its registry is on disk, so it must know.
-    """
+    """The registry's storage file; save() raises unless the file was really written."""
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
         """Keep the registry private (0600) and write it atomically."""
@@ -430,6 +432,15 @@ async def async_setup_cards_entry(hass: HomeAssistant, entry: CardsConfigEntry) 
         model="Access-card sync",
         name=entry.title,
     )
+    # A group taken out of the options leaves no orphaned sensor behind.
+    entities = er.async_get(hass)
+    prefix = f"{entry.entry_id}_cards_group_"
+    for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
+        if (
+            entity.unique_id.startswith(prefix)
+            and entity.unique_id.removeprefix(prefix) not in coordinator.groups
+        ):
+            entities.async_remove(entity.entity_id)
     # The registry is local: a server that is down now only shows as a sync
     # problem; a refused password starts the reauth flow.
     await coordinator.async_refresh()

@@ -67,12 +67,10 @@ def _coordinator(hass: HomeAssistant, call: ServiceCall) -> CardsCoordinator:
 
 
 async def _is_admin(hass: HomeAssistant, context: Context) -> bool:
-    """Return True when the caller may see full card numbers.
-
-    Calls without a user come from automations and scripts, which only
-    administrators can write; Home Assistant's own admin-only actions treat
-    them the same way.
-    """
+    """Return True when the caller may see full card numbers."""
+    # Calls without a user come from automations and scripts, which only
+    # administrators can write; Home Assistant's admin-only actions treat
+    # them the same way.
     if context.user_id is None:
         return True
     user = await hass.auth.async_get_user(context.user_id)

@@ -221,11 +221,9 @@ class CardDatabase:
             await pool.wait_closed()
 
     async def _verify_tls(self, cursor: Any) -> None:
-        """Refuse a connection the server did not encrypt although TLS was asked for.
-
-        aiomysql silently continues in plain text when the server does not
-        offer TLS; asking the server is the only way to know.
-        """
+        """Refuse a connection the server did not encrypt although TLS was asked for."""
+        # aiomysql silently carries on in plain text when the server does not
+        # offer TLS; asking the server is the only way to know.
         await cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
         row = await cursor.fetchone()
         cipher = row[1].decode() if row and isinstance(row[1], bytes) else None
@@ -258,11 +256,9 @@ class CardDatabase:
         return result
 
     async def _run[T](self, work: Callable[[Any], Awaitable[T]]) -> T:
-        """Run work with bounded time; retry once when the connection broke under it.
-
-        Every statement the sync sends is idempotent (reads, and deletes of
-        exact idx values), so repeating one after a lost connection is safe.
-        """
+        """Run work with bounded time; retry once when the connection broke under it."""
+        # Every statement the sync sends is idempotent (reads, and deletes of
+        # exact idx values): repeating one after a lost connection is safe.
         settings = self.settings
         for attempt in (1, 2):
             try:

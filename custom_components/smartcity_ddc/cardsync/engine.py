@@ -469,11 +469,9 @@ class CardSync:
     async def _read_batch(
         self, after: int | None, upto: int
     ) -> tuple[list[RawRow], bool]:
-        """Read one batch in statements of read_size rows; tell whether the table ran out.
-
-        The driver decodes a whole result set without yielding to the event
-        loop, so small statements keep each pause short.
-        """
+        """Read one batch in statements of read_size rows; tell whether the table ran out."""
+        # aiomysql decodes a whole result set without yielding to the event
+        # loop: small statements keep each pause short.
         rows: list[RawRow] = []
         while len(rows) < self.batch_size:
             wanted = min(self.read_size, self.batch_size - len(rows))
@@ -500,11 +498,9 @@ class CardSync:
         summary: SyncSummary,
         unknown: set[str],
     ) -> _Batch:
-        """Apply a batch to working copies of the state, yielding to the loop now and then.
-
-        Only working copies change here, and the lock keeps every other
-        operation of the engine out, so yielding midway is safe.
-        """
+        """Apply a batch to working copies of the state, yielding to the loop now and then."""
+        # Only working copies change here and the lock keeps every other
+        # operation of the engine out, so yielding midway is safe.
         batch = _Batch(
             cards=dict(self._cards),
             rejected=list(self._rejected),

@@ -32,12 +32,11 @@ class CardSyncAuthError(CardSyncError):
     """The server refused the user name or password."""
 
 
+# MySQL answers a user without global privileges with the same error for a
+# database that does not exist and one it may not use, so that a stranger
+# cannot probe which databases exist.
 class CardSyncUnknownDatabaseError(CardSyncError):
-    """The database does not exist, or the user has no rights on it.
-
-    MySQL answers both with the same error to a user without global
-    privileges, so that a stranger cannot probe which databases exist.
-    """
+    """The database does not exist, or the user has no rights on it."""
 
 
 class CardSyncTableMissingError(CardSyncError):

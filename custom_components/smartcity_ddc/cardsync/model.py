@@ -149,11 +149,8 @@ class RejectedRecord(TypedDict):
 
 
 def mask_card_number(card_no: str) -> str:
-    """Return a card number with all but its last four characters hidden.
-
-    A short number shows at most half of itself, so a mask never reveals a
-    whole card number.
-    """
+    """Return a card number with all but its last four characters hidden."""
+    # A short number shows at most half of itself: a mask never reveals a whole one.
     shown = min(4, len(card_no) // 2)
     return "****" + (card_no[-shown:] if shown else "")
 
