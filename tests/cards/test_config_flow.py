@@ -18,6 +18,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -455,3 +456,18 @@ async def test_options_group_names(
         "D": "관리동",
     }
     assert setup_cards.runtime_data.engine.unknown_groups() == {}
+    # One sensor per named group; the sensor of group B, no longer named, is gone.
+    entities = er.async_get(hass)
+    groups = sorted(
+        entity.unique_id.rsplit("_", 1)[1]
+        for entity in er.async_entries_for_config_entry(entities, setup_cards.entry_id)
+        if "_cards_group_" in entity.unique_id
+    )
+    assert groups == ["A", "C", "D"]
+    sensor = entities.async_get_entity_id(
+        "sensor", DOMAIN, f"{setup_cards.entry_id}_cards_group_C"
+    )
+    assert sensor is not None
+    state = hass.states.get(sensor)
+    assert state is not None
+    assert state.state == "1"
