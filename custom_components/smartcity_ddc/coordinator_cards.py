@@ -179,6 +179,10 @@ class CardsStore(Store[dict[str, Any]]):
 
     async def save(self, data: dict[str, Any]) -> None:
         """Write the document; raise CardSyncStoreError when it was not written."""
+        if self.hass.is_stopping:
+            # Store would keep the data for its final write; the sync must
+            # not count on it, nor leave a write behind that it did not finish.
+            raise CardSyncStoreError("Home Assistant is stopping")
         self._written = False
         await self.async_save(data)
         if not self._written:

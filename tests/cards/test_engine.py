@@ -150,7 +150,7 @@ async def _no_op(step: SyncStep) -> None:
 
 
 async def test_malformed_rows_are_logged_reported_and_removed(
-    engine: Engine, card_table: CardTable
+    engine: Engine, card_table: CardTable, caplog: pytest.LogCaptureFixture
 ) -> None:
     card_table.wide = True
     card_table.server.execute(
@@ -168,6 +168,11 @@ async def test_malformed_rows_are_logged_reported_and_removed(
     )
     summary = await engine.sync.sync()
     assert (summary.issued, summary.rejected) == (2, 5)
+    assert summary.rejected_reasons == {
+        "unknown_flag": 1, "empty_card_number": 1, "too_long": 2, "missing_value": 1,
+    }  # fmt: skip
+    assert "5 card rows could not be applied" in caplog.text
+    assert "8800000002" not in caplog.text
     assert card_table.idxs() == []
     assert sorted(engine.sync.records) == ["8800000001", "8800000006"]
     log = engine.sync.rejected

@@ -58,6 +58,7 @@ async def test_sync_cards_returns_a_summary(
         "already_applied": 0, "rows_deleted": 5, "batches": 1, "unknown_groups": [],
     }  # fmt: skip
     assert set(response["seconds"]) == {"read", "apply", "persist", "delete", "total"}
+    assert response["rejected_reasons"] == {"unknown_flag": 1}
     assert card_table.rows() == []
     registered = hass.states.async_all("sensor")
     assert any(state.state == "4" for state in registered)

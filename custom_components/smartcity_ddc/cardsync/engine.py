@@ -164,6 +164,7 @@ class SyncSummary:
     rows_deleted: int = 0
     batches: int = 0
     unknown_groups: list[str] = field(default_factory=list)
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
     read_seconds: float = 0.0
     apply_seconds: float = 0.0
     persist_seconds: float = 0.0
@@ -187,6 +188,7 @@ class SyncSummary:
             "rows_deleted": self.rows_deleted,
             "batches": self.batches,
             "unknown_groups": list(self.unknown_groups),
+            "rejected_reasons": dict(self.rejected_reasons),
             "seconds": {
                 "read": round(self.read_seconds, 4),
                 "apply": round(self.apply_seconds, 4),
@@ -390,6 +392,15 @@ class CardSync:
             finally:
                 summary.unknown_groups = sorted(unknown)
                 summary.total_seconds = time.perf_counter() - started
+            if summary.rejected:
+                _LOGGER.warning(
+                    "%d card rows could not be applied and went to the rejected log: %s",
+                    summary.rejected,
+                    ", ".join(
+                        f"{reason} ({count})"
+                        for reason, count in sorted(summary.rejected_reasons.items())
+                    ),
+                )
             _LOGGER.debug(
                 "Card sync: %d rows read, %d issued, %d deleted, %d rejected, "
                 "%d already applied, in %.3f s",
@@ -529,6 +540,8 @@ class CardSync:
             if isinstance(result, Rejection):
                 self._reject(batch, result, now)
                 summary.rejected += 1
+                reasons = summary.rejected_reasons
+                reasons[result.reason.value] = reasons.get(result.reason.value, 0) + 1
             elif result.flag is Flag.ISSUE:
                 self._issue(batch, result, now)
                 summary.issued += 1
@@ -584,7 +597,7 @@ class CardSync:
 
     def _reject(self, batch: _Batch, rejection: Rejection, now: str) -> None:
         """Keep a malformed row in the rejected log."""
-        _LOGGER.warning(
+        _LOGGER.debug(
             "Card row idx %d rejected: %s (column %s, card %s)",
             rejection.idx,
             rejection.reason,
