@@ -36,6 +36,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .cardsync import (
+    DEFAULT_TABLE,
     STORE_VERSION,
     CardDatabase,
     CardEvent,
@@ -56,7 +57,6 @@ from .cardsync import (
     SyncSummary,
     tls_context,
 )
-from .cardsync.model import DEFAULT_TABLE
 from .const import (
     CONF_DATABASE,
     CONF_GROUPS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from custom_components.smartcity_ddc.cardsync import (
     CardSyncConnectionError,
     CardSyncStoreError,
     EventKind,
+    RawRow,
     SyncStep,
 )
 from devtools.mariadb import MariaDbServer
@@ -392,4 +394,34 @@ async def test_acknowledging_loads_the_stored_log_first(card_table: CardTable) -
     engine = Engine(card_table, store)
     assert await engine.sync.acknowledge_rejected() == 1
     assert store.data["rejected"][0]["acknowledged"] is True
+    await engine.close()
+
+
+async def test_a_large_batch_lets_other_tasks_run(card_table: CardTable) -> None:
+    card_table.server.execute(
+        "INSERT INTO t_card_issue_if (card_no, user_name, io_group_id, dong_code, ho_code, "
+        "issue_flag) SELECT 8800000000 + seq, 'n', 'A', '101', '1203', 'I' FROM seq_1_to_250",
+        database=card_table.account.database,
+    )
+    ticks = 0
+    seen: dict[SyncStep, int] = {}
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async def note(step: SyncStep) -> None:
+        seen.setdefault(step, ticks)
+
+    engine = Engine(card_table, batch_size=250, checkpoint=note)
+    ticker = asyncio.create_task(tick())
+    summary = await engine.sync.sync()
+    ticker.cancel()
+    await asyncio.gather(ticker, return_exceptions=True)
+    assert summary.issued == 250
+    # Applying 250 rows yielded to the loop (every 100 rows) in between.
+    assert seen[SyncStep.APPLIED] - seen[SyncStep.READ] >= 2
+    assert repr(RawRow(5, (b"8800000001",))) == "RawRow(idx=5)"
     await engine.close()
