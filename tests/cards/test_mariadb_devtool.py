@@ -99,3 +99,33 @@ def test_the_server_dies_with_its_parent() -> None:
         assert wait_for_exit(pid)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_benchmark_runs() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "devtools.bench_cards",
+            "--rows",
+            "300",
+            "--batch-size",
+            "100",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = {
+        " ".join(line.split()[:2]): line.split()[2]
+        for line in result.stdout.splitlines()
+        if len(line.split()) > 2
+    }
+    assert figures["rows synced"] == "300"
+    assert figures["events fired"] == "300"
+    assert figures["rows left"] == "0"
+    assert "longest stall" in figures
+    assert "MISSED" not in result.stdout
