@@ -23,6 +23,7 @@ from .coordinator import (
     line_config,
     line_pool,
 )
+from .coordinator_cards import async_remove_cards_entry, async_setup_cards_entry
 from .ddc import DdcClient, LineConflictError, ProfileError
 from .entity import unit_device_identifier
 from .services import async_setup_services
@@ -60,6 +61,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     kind = entry_kind(entry)
     if kind is EntryKind.DDC:
         await _async_setup_ddc(hass, entry)
+    elif kind is EntryKind.CARDS:
+        await async_setup_cards_entry(hass, entry)
     entry.async_on_unload(entry.add_update_listener(_async_reload_on_change))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS[kind])
     return True
@@ -73,7 +76,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Remove the repair issues an entry raised."""
+    """Remove the repair issues an entry raised (and a card sync's registry)."""
+    if entry_kind(entry) is EntryKind.CARDS:
+        await async_remove_cards_entry(hass, entry)
     for issue_id in (
         f"unreachable_{entry.entry_id}",
         f"register_collision_{entry.entry_id}",

@@ -1,18 +1,25 @@
-"""Binary sensors: the automatic doors' external push switches."""
+"""Binary sensors: the automatic doors' external push switches; card-sync problems."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import DdcCoordinator
+from .coordinator_cards import CardsCoordinator
 from .ddc import UnitType
-from .entity import DdcUnitEntity
+from .entity import CardsEntity, DdcUnitEntity
 
 PARALLEL_UPDATES = 0
 
@@ -34,6 +41,8 @@ async def async_setup_entry(
             for unit in coordinator.profile.units
             if unit.type is UnitType.EXTERNALSW
         )
+    elif isinstance(coordinator, CardsCoordinator):
+        async_add_entities([CardsSyncProblemSensor(coordinator, CARDS_SYNC_PROBLEM)])
 
 
 class ExternalSwitchSensor(DdcUnitEntity, BinarySensorEntity):
@@ -48,3 +57,47 @@ class ExternalSwitchSensor(DdcUnitEntity, BinarySensorEntity):
     def available(self) -> bool:
         """Return False while the DDC or this input can't be read."""
         return super().available and self.is_on is not None
+
+
+# --- Card sync -----------------------------------------------------------------
+
+CARDS_SYNC_PROBLEM = BinarySensorEntityDescription(
+    key="cards_sync_problem",
+    translation_key="cards_sync_problem",
+    device_class=BinarySensorDeviceClass.PROBLEM,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+class CardsSyncProblemSensor(CardsEntity, BinarySensorEntity):
+    """On while the sync fails, rejected rows wait for a look, or group codes lack a name."""
+
+    @property
+    def _error(self) -> str | None:
+        """Return the translation key of the last failure, if the last sync failed."""
+        if self.coordinator.last_update_success:
+            return None
+        err = self.coordinator.last_exception
+        if isinstance(err, HomeAssistantError) and err.translation_key:
+            return err.translation_key
+        return "cards_database_error"
+
+    @property
+    def is_on(self) -> bool:
+        """Return True while something needs attention."""
+        data = self.coordinator.data
+        return (
+            self._error is not None
+            or data.unacknowledged_rejected > 0
+            or bool(data.unknown_groups)
+        )
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any]:
+        """Return what the problem is (no personal data)."""
+        data = self.coordinator.data
+        return {
+            "error": self._error,
+            "unacknowledged_rejected_rows": data.unacknowledged_rejected,
+            "unknown_group_codes": sorted(data.unknown_groups),
+        }

@@ -6,6 +6,7 @@ routes between them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -17,10 +18,11 @@ from homeassistant.config_entries import (
 from homeassistant.core import callback
 
 from .const import CONF_KIND, DOMAIN, EntryKind
+from .flow_cards import CardsFlowMixin, CardsOptionsFlow
 from .flow_ddc import DdcFlowMixin, DdcOptionsFlow
 
 
-class SmartCityConfigFlow(DdcFlowMixin, ConfigFlow, domain=DOMAIN):
+class SmartCityConfigFlow(CardsFlowMixin, DdcFlowMixin, ConfigFlow, domain=DOMAIN):
     """Add one DDC, card sync or water-meter site per entry."""
 
     VERSION = 1
@@ -33,13 +35,17 @@ class SmartCityConfigFlow(DdcFlowMixin, ConfigFlow, domain=DOMAIN):
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
         """Return the options flow of the entry's kind."""
+        if EntryKind(config_entry.data[CONF_KIND]) is EntryKind.CARDS:
+            return CardsOptionsFlow()
         return DdcOptionsFlow()
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Ask which job the new entry does."""
-        return self.async_show_menu(step_id="user", menu_options=[EntryKind.DDC])
+        return self.async_show_menu(
+            step_id="user", menu_options=[EntryKind.DDC, EntryKind.CARDS]
+        )
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
@@ -48,4 +54,14 @@ class SmartCityConfigFlow(DdcFlowMixin, ConfigFlow, domain=DOMAIN):
         kind = EntryKind(self._get_reconfigure_entry().data[CONF_KIND])
         if kind is EntryKind.DDC:
             return await self.async_step_reconfigure_ddc()
+        if kind is EntryKind.CARDS:
+            return await self.async_step_reconfigure_cards()
         return self.async_abort(reason="reconfigure_not_supported")
+
+    async def async_step_reauth(
+        self, entry_data: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        """Ask for new credentials of an entry the server refused."""
+        if EntryKind(entry_data[CONF_KIND]) is EntryKind.CARDS:
+            return await self.async_step_cards_reauth(entry_data)
+        return self.async_abort(reason="reauth_not_supported")

@@ -65,3 +65,21 @@ class PowerRule(StrEnum):
 
     REFUSE = "refuse"
     MANUAL_OVERRIDE = "manual_override"
+
+
+# --- Card-sync entries -----------------------------------------------------------
+CONF_DATABASE: Final = "database"
+CONF_TABLE: Final = "table"
+CONF_TLS: Final = "tls"
+CONF_TLS_CA_FILE: Final = "tls_ca_file"
+CONF_TLS_VERIFY: Final = "tls_verify"
+CONF_GROUPS: Final = "groups"
+
+DEFAULT_MYSQL_PORT: Final = 3306
+DEFAULT_CARDS_SCAN_INTERVAL: Final = 30
+MIN_CARDS_SCAN_INTERVAL: Final = 5
+MAX_CARDS_SCAN_INTERVAL: Final = 86400
+
+EVENT_CARD_ISSUED: Final = f"{DOMAIN}_card_issued"
+EVENT_CARD_DELETED: Final = f"{DOMAIN}_card_deleted"
+EVENT_CARD_REJECTED: Final = f"{DOMAIN}_card_rejected"

@@ -1,4 +1,4 @@
-"""Base entities: every DDC unit is a device, linked to its DDC."""
+"""Base entities: every DDC unit is a device, linked to its DDC; a card sync is one device."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN, MANUFACTURER, UNIT_MODELS
 from .coordinator import DdcCoordinator
+from .coordinator_cards import CardsCoordinator
 from .ddc import Unit, UnitState
 
 
@@ -59,3 +60,24 @@ class DdcUnitEntity(CoordinatorEntity[DdcCoordinator]):
     def unit_state(self) -> UnitState:
         """Return this unit's part of the latest snapshot."""
         return self.coordinator.data.unit(self.unit.uid)
+
+
+class CardsEntity(CoordinatorEntity[CardsCoordinator]):
+    """An entity of a card sync; its figures come from the local registry."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: CardsCoordinator, description: EntityDescription
+    ) -> None:
+        """Attach the entity to the card sync's device."""
+        super().__init__(coordinator)
+        entry_id = coordinator.config_entry.entry_id
+        self.entity_description = description
+        self._attr_unique_id = f"{entry_id}_{description.key}"
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry_id)})
+
+    @property
+    def available(self) -> bool:
+        """Stay available while the server is down: the registry is local."""
+        return True

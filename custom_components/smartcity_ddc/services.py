@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from homeassistant.core import HomeAssistant, callback
 
+from .services_cards import async_setup_cards_services
+
 
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register every action of the integration."""
+    async_setup_cards_services(hass)
