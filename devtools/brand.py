@@ -69,7 +69,7 @@ def _logo(height: int, colours: dict[str, tuple[int, int, int]]) -> Image.Image:
     font = ImageFont.load_default(size=int(height * 0.42))
     text = "Smart City DDC"
     left, top, right, bottom = font.getbbox(text)
-    width = height + int(height * 0.15) + (right - left) + int(height * 0.1)
+    width = height + int(height * 0.15) + int(right - left) + int(height * 0.1)
     image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     image.alpha_composite(_glyph(height, colours))
     draw = ImageDraw.Draw(image)
