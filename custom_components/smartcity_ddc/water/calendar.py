@@ -37,10 +37,6 @@ class LocalCalendar:
         start, end = self.bounds(day)
         return round((end - start) / 3600)
 
-    def hour_slot(self, day_start: int, ts: float) -> int:
-        """Return which hour of its day (0-based, counted from local midnight) ts is in."""
-        return int(ts - day_start) // 3600
-
     def date(self, day: int) -> date:
         """Return the date of a day ordinal."""
         return date.fromordinal(day)

@@ -155,6 +155,12 @@ class MeterHistory:
         return None if pos is None else self._reading(pos)
 
     @property
+    def oldest_valid(self) -> Reading | None:
+        """Return the earliest reading without the meter-fault flag."""
+        pos = self._valid_at_or_after(0)
+        return None if pos is None else self._reading(pos)
+
+    @property
     def span(self) -> tuple[int, int] | None:
         """Return the timestamps of the first and last valid reading."""
         first = self._valid_at_or_after(0)

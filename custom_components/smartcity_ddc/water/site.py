@@ -39,15 +39,18 @@ class Meter:
     ) -> list[HourRow]:
         """Return the statistics rows of whole hours ending in [start, end].
 
-        The sum counts from the meter's origin, fixed the first time rows are
-        produced so that it continues from `base_sum` (the sum a statistic
-        already has, e.g. from an earlier meter under the same id).
+        The sum is the usage since the meter's first valid reading, plus
+        `base_sum` (the sum the statistic already had, e.g. from an earlier
+        meter under the same id). The origin is fixed the first time rows are
+        produced, so later rows continue the same series.
         """
         edges = self.history.hour_rows(start, end)
         if not edges:
             return []
         if self.history.origin is None:
-            self.history.origin = edges[0][1] - base_sum
+            oldest = self.history.oldest_valid
+            assert oldest is not None
+            self.history.origin = oldest.index - base_sum
         origin = self.history.origin
         return [HourRow(edge - HOUR, index, index - origin) for edge, index in edges]
 
