@@ -1,8 +1,11 @@
-"""Binary sensors: the automatic doors' external push switches."""
+"""Binary sensors: the automatic doors' external push switches; water meters' problems."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
@@ -11,8 +14,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import DdcCoordinator
+from .coordinator_water import WaterCoordinator
 from .ddc import UnitType
-from .entity import DdcUnitEntity
+from .entity import DdcUnitEntity, WaterMeterEntity
+from .water import Status
 
 PARALLEL_UPDATES = 0
 
@@ -34,6 +39,12 @@ async def async_setup_entry(
             for unit in coordinator.profile.units
             if unit.type is UnitType.EXTERNALSW
         )
+    elif isinstance(coordinator, WaterCoordinator):
+        async_add_entities(
+            WaterProblemSensor(coordinator, meter, description)
+            for meter in coordinator.meters.values()
+            for description in WATER_PROBLEMS
+        )
 
 
 class ExternalSwitchSensor(DdcUnitEntity, BinarySensorEntity):
@@ -48,3 +59,64 @@ class ExternalSwitchSensor(DdcUnitEntity, BinarySensorEntity):
     def available(self) -> bool:
         """Return False while the DDC or this input can't be read."""
         return super().available and self.is_on is not None
+
+
+# --- water meters ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaterProblemEntityDescription(BinarySensorEntityDescription):
+    """On while a meter has one of the problems its status can show."""
+
+    problem: Status
+
+
+WATER_PROBLEMS: tuple[WaterProblemEntityDescription, ...] = (
+    WaterProblemEntityDescription(
+        key="communication_fault",
+        translation_key="water_communication_fault",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        problem=Status.COMMUNICATION_FAULT,
+    ),
+    WaterProblemEntityDescription(
+        key="meter_fault",
+        translation_key="water_meter_fault",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        problem=Status.METER_FAULT,
+    ),
+    WaterProblemEntityDescription(
+        key="leak",
+        translation_key="water_leak",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        problem=Status.LEAK,
+    ),
+    WaterProblemEntityDescription(
+        key="over_q4",
+        translation_key="water_over_q4",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        problem=Status.OVER_Q4,
+    ),
+    WaterProblemEntityDescription(
+        key="low_battery",
+        translation_key="water_low_battery",
+        device_class=BinarySensorDeviceClass.BATTERY,
+        problem=Status.LOW_BATTERY,
+    ),
+    WaterProblemEntityDescription(
+        key="backflow",
+        translation_key="water_backflow",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        problem=Status.BACKFLOW,
+    ),
+)
+
+
+class WaterProblemSensor(WaterMeterEntity, BinarySensorEntity):
+    """On while the meter's status rules find this problem."""
+
+    entity_description: WaterProblemEntityDescription
+
+    @property
+    def is_on(self) -> bool:
+        """Return whether the problem is present now."""
+        return self.entity_description.problem in self.summary.problems

@@ -44,6 +44,15 @@ def push_meter(meter_id: str, name: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(autouse=True)
+def _enable_custom_integrations(request: pytest.FixtureRequest) -> None:
+    """As the repository's fixture, but the recorder's database comes before hass."""
+    if "recorder_mock" in request.fixturenames:
+        request.getfixturevalue("recorder_mock")
+    if "hass" in request.fixturenames:
+        request.getfixturevalue("enable_custom_integrations")
+
+
 @pytest.fixture
 async def hass_seoul(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
@@ -61,8 +70,13 @@ def water_meters() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def water_entry(water_meters: list[dict[str, Any]]) -> MockConfigEntry:
-    """A water-meter site with default thresholds (3 h gap, 1 L/h leak)."""
+def water_settings() -> dict[str, Any]:
+    """Site options a test overrides: none unless parametrized."""
+    return {}
+
+
+def site_entry(meters: list[dict[str, Any]], **settings: Any) -> MockConfigEntry:
+    """Return a water-meter site with default thresholds (3 h gap, 1 L/h leak)."""
     return MockConfigEntry(
         domain=DOMAIN,
         title="Hanbit Apartments",
@@ -72,9 +86,18 @@ def water_entry(water_meters: list[dict[str, Any]]) -> MockConfigEntry:
             CONF_WATER_GAP_HOURS: 3,
             CONF_WATER_LEAK_THRESHOLD: 1.0,
             CONF_SCAN_INTERVAL: 300,
-            CONF_WATER_METERS: water_meters,
+            CONF_WATER_METERS: meters,
+            **settings,
         },
     )
+
+
+@pytest.fixture
+def water_entry(
+    water_meters: list[dict[str, Any]], water_settings: dict[str, Any]
+) -> MockConfigEntry:
+    """The site of the test: its meters and settings come from the fixtures above."""
+    return site_entry(water_meters, **water_settings)
 
 
 @pytest.fixture
@@ -86,6 +109,9 @@ async def setup_water(
     assert await hass_seoul.config_entries.async_setup(water_entry.entry_id)
     await hass_seoul.async_block_till_done()
     yield water_entry
-    if water_entry.state.recoverable:
+    if (
+        hass_seoul.config_entries.async_get_entry(water_entry.entry_id)
+        and water_entry.state.recoverable
+    ):
         await hass_seoul.config_entries.async_unload(water_entry.entry_id)
         await hass_seoul.async_block_till_done()

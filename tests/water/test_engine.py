@@ -341,7 +341,10 @@ def test_json_round_trip_keeps_everything() -> None:
         Reading(t(1, 2, 5), 0.0, Flag.METER_FAULT, Signal(-95.5, -11.0, -101.0, 3.5)),
     )
     h.origin = 99.5
+    # As if compaction had folded two more readings into the first one.
+    h._w[0] = 3
     data = json.loads(json.dumps(h.to_json()))
+    assert data["w"] == [[0, 3]]
     # Timestamps are stored as deltas: the first, then 3600 s steps.
     assert data["t"] == [t(1, 0, 5), 3600, 3600]
     restored = MeterHistory.from_json(CAL, data)
@@ -349,6 +352,7 @@ def test_json_round_trip_keeps_everything() -> None:
     assert restored.signal == Signal(-95.5, -11.0, -101.0, 3.5)
     assert (restored.origin, restored.added) == (99.5, h.added)
     assert restored.day(d(1)) == h.day(d(1))
+    assert restored.day(d(1)).readings == 5
     empty = MeterHistory.from_json(CAL, MeterHistory(CAL, added=5).to_json())
     assert (len(empty), empty.added, empty.signal) == (0, 5, None)
 
@@ -447,6 +451,7 @@ def test_site_summary_and_storage() -> None:
     rows = meter.hour_rows(t(1, 0), t(1, 2), base_sum=10.0)
     # The origin is set so that the sum continues from base_sum: 5.0 - 10.0.
     assert [(r.start, r.state, r.sum) for r in rows] == [(t(1, 0), 5.0, 10.0)]
+    assert meter.history.oldest_valid == Reading(t(1, 1), 5.0, signal=Signal(rssi=-70))
     assert meter.history.origin == -5.0
     assert meter.hour_rows(t(1, 3), t(1, 4)) == []
     assert site.summary("a", t(1, 2, 1)).status is Status.COMMUNICATION_FAULT
