@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 import random
 import tracemalloc
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -370,8 +371,13 @@ def test_inconsistent_stored_history_is_refused(broken: dict[str, list[float]]) 
         MeterHistory.from_json(CAL, {**data, **broken})
 
 
-def test_compaction_keeps_every_statistic(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A sensor reporting every 5 minutes for 4 days (0.5 L per report).
+@pytest.mark.parametrize("zone", ["Asia/Seoul", "Asia/Kolkata"])
+def test_compaction_keeps_every_statistic(
+    monkeypatch: pytest.MonkeyPatch, zone: str
+) -> None:
+    # A sensor reporting every 5 minutes for 4 days (0.5 L per report). In
+    # Kolkata (UTC+5:30) each UTC hour spans two local hours.
+    cal = LocalCalendar(ZoneInfo(zone))
     start = t(1, 0)
     readings = [
         Reading(
@@ -379,7 +385,7 @@ def test_compaction_keeps_every_statistic(monkeypatch: pytest.MonkeyPatch) -> No
         )
         for k in range(4 * 288)
     ]
-    full = MeterHistory(CAL, added=start)
+    full = MeterHistory(cal, added=start)
     with monkeypatch.context() as patch:
         # The reference history never compacts.
         patch.setattr(
@@ -388,7 +394,7 @@ def test_compaction_keeps_every_statistic(monkeypatch: pytest.MonkeyPatch) -> No
         for reading in readings:
             full.add(reading, reading.timestamp)
     assert len(full) == len(readings)
-    compacted = MeterHistory(CAL, added=start)
+    compacted = MeterHistory(cal, added=start)
     for reading in readings:
         compacted.add(reading, reading.timestamp)
     now = readings[-1].timestamp
@@ -396,16 +402,28 @@ def test_compaction_keeps_every_statistic(monkeypatch: pytest.MonkeyPatch) -> No
     assert compacted.compacted_until == (now - COMPACT_AFTER) // HOUR * HOUR
     assert len(compacted) < len(full)
     assert sum(compacted.weights()) == len(full)
-    for day in (1, 2, 3, 4):
-        assert compacted.day(d(day)) == full.day(d(day))
+    days = range(cal.day_of(start), cal.day_of(now) + 1)
+    for day in days:
+        assert compacted.day(day) == full.day(day)
     assert compacted.hour_rows(start, now) == full.hour_rows(start, now)
     # A late reading into a compacted hour counts, and that hour is compacted again.
     until = compacted.compacted_until
     compacted.add(Reading(t(1, 3, 2), 100 + 0.0005 * (36 + 0.4)), now)
     assert compacted.compacted_until == until
-    assert compacted.day(d(1)).readings == full.day(d(1)).readings + 1
+    assert sum(compacted.weights()) == len(full) + 1
+    day = cal.day_of(t(1, 3, 2))
+    assert compacted.day(day).readings == full.day(day).readings + 1
     in_hour = [r for r in compacted.readings() if t(1, 3) <= r.timestamp < t(1, 4)]
-    assert [r.timestamp for r in in_hour] == [t(1, 3), t(1, 3, 55)]
+    if zone == "Asia/Seoul":
+        assert [r.timestamp for r in in_hour] == [t(1, 3), t(1, 3, 55)]
+    else:
+        # Two local hours meet at :30 Seoul time: first and last of each half.
+        assert [r.timestamp for r in in_hour] == [
+            t(1, 3),
+            t(1, 3, 25),
+            t(1, 3, 30),
+            t(1, 3, 55),
+        ]
 
 
 def test_prune_drops_readings_past_the_retention() -> None:

@@ -374,6 +374,30 @@ class MeterHistory:
         keep: list[int] = []
         k = lo
         while k < hi:
+            hour = ts[k] // HOUR
+            j = k + 1
+            while j < hi and ts[j] // HOUR == hour:
+                j += 1
+            if j - k <= 2:
+                # Hourly meters: nothing to drop, and no calendar lookups.
+                keep.extend(range(k, j))
+            else:
+                self._compact_hour(k, j, keep)
+            k = j
+        if len(keep) == hi - lo:
+            return
+        ts[lo:hi] = array("I", [ts[p] for p in keep])
+        index[lo:hi] = array("d", [index[p] for p in keep])
+        flags[lo:hi] = array("B", [flags[p] for p in keep])
+        weights[lo:hi] = array("H", [weights[p] for p in keep])
+
+    def _compact_hour(self, lo: int, hi: int, keep: list[int]) -> None:
+        """Add to keep the readings of one UTC hour that survive compaction."""
+        ts, flags, weights = self._t, self._f, self._w
+        k = lo
+        while k < hi:
+            # Where local hours are offset from UTC hours by a fraction of an
+            # hour, one UTC hour spans two local hour slots.
             segment = self._segment(ts[k])
             j = k + 1
             while j < hi and self._segment(ts[j]) == segment:
@@ -385,12 +409,6 @@ class MeterHistory:
             dropped = sum(weights[k:j]) - sum(weights[p] for p in kept)
             weights[kept[-1]] = min(weights[kept[-1]] + dropped, _MAX_WEIGHT)
             k = j
-        if len(keep) == hi - lo:
-            return
-        ts[lo:hi] = array("I", [ts[p] for p in keep])
-        index[lo:hi] = array("d", [index[p] for p in keep])
-        flags[lo:hi] = array("B", [flags[p] for p in keep])
-        weights[lo:hi] = array("H", [weights[p] for p in keep])
 
     # --- storage -------------------------------------------------------------------
 
