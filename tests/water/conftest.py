@@ -12,6 +12,8 @@ from homeassistant.const import CONF_NAME, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.smartcity_ddc.const import (
     CONF_KIND,
@@ -54,6 +56,12 @@ def _enable_custom_integrations(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots with Home Assistant's serializer (registry ids and times left out)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
 async def hass_seoul(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> HomeAssistant:
@@ -75,10 +83,13 @@ def water_settings() -> dict[str, Any]:
     return {}
 
 
-def site_entry(meters: list[dict[str, Any]], **settings: Any) -> MockConfigEntry:
+def site_entry(
+    meters: list[dict[str, Any]], entry_id: str | None = None, **settings: Any
+) -> MockConfigEntry:
     """Return a water-meter site with default thresholds (3 h gap, 1 L/h leak)."""
     return MockConfigEntry(
         domain=DOMAIN,
+        entry_id=entry_id,
         title="Hanbit Apartments",
         unique_id="water:hanbit_apartments",
         data={CONF_KIND: EntryKind.WATER, CONF_NAME: "Hanbit Apartments"},
