@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
@@ -13,6 +13,7 @@ from homeassistant.helpers import (
     device_registry as dr,
     issue_registry as ir,
 )
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_KIND, CONF_SLAVE, DOMAIN, LOGGER, MANUFACTURER, EntryKind
@@ -24,8 +25,9 @@ from .coordinator import (
     line_pool,
 )
 from .coordinator_cards import async_remove_cards_entry, async_setup_cards_entry
+from .coordinator_water import STORAGE_VERSION, WaterConfigEntry, WaterCoordinator
 from .ddc import DdcClient, LineConflictError, ProfileError
-from .entity import unit_device_identifier
+from .entity import unit_device_identifier, water_meter_identifier
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -63,6 +65,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
         await _async_setup_ddc(hass, entry)
     elif kind is EntryKind.CARDS:
         await async_setup_cards_entry(hass, entry)
+    elif kind is EntryKind.WATER:
+        await _async_setup_water(hass, entry)
     entry.async_on_unload(entry.add_update_listener(_async_reload_on_change))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS[kind])
     return True
@@ -76,14 +80,19 @@ async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Remove the repair issues an entry raised (and a card sync's registry)."""
+    """Remove what an entry left behind: repair issues, a card sync's registry, a water site's history."""
     if entry_kind(entry) is EntryKind.CARDS:
         await async_remove_cards_entry(hass, entry)
     for issue_id in (
         f"unreachable_{entry.entry_id}",
         f"register_collision_{entry.entry_id}",
+        f"water_recorder_missing_{entry.entry_id}",
     ):
         ir.async_delete_issue(hass, DOMAIN, issue_id)
+    if entry_kind(entry) is EntryKind.WATER:
+        await Store[Any](
+            hass, STORAGE_VERSION, f"{DOMAIN}.water_{entry.entry_id}"
+        ).async_remove()
 
 
 async def _async_reload_on_change(hass: HomeAssistant, entry: ConfigEntry) -> None:
@@ -156,3 +165,30 @@ async def _async_setup_ddc(hass: HomeAssistant, entry: DdcConfigEntry) -> None:
         )
     else:
         ir.async_delete_issue(hass, DOMAIN, collision_issue)
+
+
+async def _async_setup_water(hass: HomeAssistant, entry: WaterConfigEntry) -> None:
+    """Load a water site's history, read its meters once and register its devices."""
+    coordinator = WaterCoordinator(hass, entry)
+    entry.runtime_data = coordinator
+    await coordinator.async_config_entry_first_refresh()
+    coordinator.start()
+
+    device_registry = dr.async_get(hass)
+    device_registry.async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, entry.entry_id)},
+        model="Water meter site",
+        name=entry.title,
+    )
+    # Meters taken out of the site leave no orphaned devices behind.
+    current = {
+        water_meter_identifier(entry.entry_id, meter_id)
+        for meter_id in coordinator.meters
+    }
+    current.add((DOMAIN, entry.entry_id))
+    for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id):
+        if not device.identifiers & current:
+            device_registry.async_update_device(
+                device.id, remove_config_entry_id=entry.entry_id
+            )

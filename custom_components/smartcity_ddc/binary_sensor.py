@@ -1,8 +1,9 @@
-"""Binary sensors: the automatic doors' external push switches; card-sync problems."""
+"""Binary sensors: the doors' external push switches; card-sync and water-meter problems."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.components.binary_sensor import (
@@ -18,8 +19,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import DdcCoordinator
 from .coordinator_cards import CardsCoordinator
+from .coordinator_water import WaterCoordinator
 from .ddc import UnitType
-from .entity import CardsEntity, DdcUnitEntity
+from .entity import CardsEntity, DdcUnitEntity, WaterMeterEntity
+from .water import Status
 
 PARALLEL_UPDATES = 0
 
@@ -43,6 +46,12 @@ async def async_setup_entry(
         )
     elif isinstance(coordinator, CardsCoordinator):
         async_add_entities([CardsSyncProblemSensor(coordinator, CARDS_SYNC_PROBLEM)])
+    elif isinstance(coordinator, WaterCoordinator):
+        async_add_entities(
+            WaterProblemSensor(coordinator, meter, description)
+            for meter in coordinator.meters.values()
+            for description in WATER_PROBLEMS
+        )
 
 
 class ExternalSwitchSensor(DdcUnitEntity, BinarySensorEntity):
@@ -101,3 +110,64 @@ class CardsSyncProblemSensor(CardsEntity, BinarySensorEntity):
             "unacknowledged_rejected_rows": data.unacknowledged_rejected,
             "unknown_group_codes": sorted(data.unknown_groups),
         }
+
+
+# --- water meters ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaterProblemEntityDescription(BinarySensorEntityDescription):
+    """On while a meter has one of the problems its status can show."""
+
+    problem: Status
+
+
+WATER_PROBLEMS: tuple[WaterProblemEntityDescription, ...] = (
+    WaterProblemEntityDescription(
+        key="communication_fault",
+        translation_key="water_communication_fault",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        problem=Status.COMMUNICATION_FAULT,
+    ),
+    WaterProblemEntityDescription(
+        key="meter_fault",
+        translation_key="water_meter_fault",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        problem=Status.METER_FAULT,
+    ),
+    WaterProblemEntityDescription(
+        key="leak",
+        translation_key="water_leak",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        problem=Status.LEAK,
+    ),
+    WaterProblemEntityDescription(
+        key="over_q4",
+        translation_key="water_over_q4",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        problem=Status.OVER_Q4,
+    ),
+    WaterProblemEntityDescription(
+        key="low_battery",
+        translation_key="water_low_battery",
+        device_class=BinarySensorDeviceClass.BATTERY,
+        problem=Status.LOW_BATTERY,
+    ),
+    WaterProblemEntityDescription(
+        key="backflow",
+        translation_key="water_backflow",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        problem=Status.BACKFLOW,
+    ),
+)
+
+
+class WaterProblemSensor(WaterMeterEntity, BinarySensorEntity):
+    """On while the meter's status rules find this problem."""
+
+    entity_description: WaterProblemEntityDescription
+
+    @property
+    def is_on(self) -> bool:
+        """Return whether the problem is present now."""
+        return self.entity_description.problem in self.summary.problems

@@ -26,6 +26,9 @@ UNIT_MODELS: Final = {
 
 CONF_KIND: Final = "kind"
 
+#: The recorder integration (optional: only water entries use it, when it runs).
+RECORDER: Final = "recorder"
+
 
 class EntryKind(StrEnum):
     """The three jobs one config entry can do."""
@@ -83,3 +86,31 @@ MAX_CARDS_SCAN_INTERVAL: Final = 86400
 EVENT_CARD_ISSUED: Final = f"{DOMAIN}_card_issued"
 EVENT_CARD_DELETED: Final = f"{DOMAIN}_card_deleted"
 EVENT_CARD_REJECTED: Final = f"{DOMAIN}_card_rejected"
+
+# --- water-meter entries ---------------------------------------------------------
+CONF_WATER_GAP_HOURS: Final = "gap_hours"
+CONF_WATER_LEAK_THRESHOLD: Final = "leak_threshold"
+CONF_WATER_METERS: Final = "meters"
+CONF_WATER_METER_ID: Final = "meter_id"
+CONF_WATER_Q3: Final = "q3"
+CONF_WATER_Q4: Final = "q4"
+CONF_WATER_SOURCE: Final = "source"
+CONF_WATER_ENTITY: Final = "entity_id"
+CONF_WATER_REGISTER: Final = "register"
+CONF_WATER_REGISTER_KIND: Final = "register_kind"
+CONF_WATER_SCALE: Final = "scale"
+CONF_WATER_WORD_ORDER: Final = "word_order"
+
+DEFAULT_WATER_GAP_HOURS: Final = 3
+DEFAULT_WATER_SCAN_INTERVAL: Final = 300
+DEFAULT_WATER_SCALE: Final = 0.001
+#: Pushed readings are saved to disk at most this often (seconds).
+WATER_SAVE_DELAY: Final = 60
+
+
+class WaterSource(StrEnum):
+    """Where a water meter's readings come from."""
+
+    SENSOR = "sensor"
+    MODBUS = "modbus"
+    PUSH = "push"

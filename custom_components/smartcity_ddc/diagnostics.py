@@ -1,4 +1,4 @@
-"""Diagnostics download: settings, profile, raw registers and statistics, nothing secret.
+"""Diagnostics download: settings, profile, raw registers, meter histories; nothing secret.
 
 A card sync's dump holds counts, the rejected log's reasons and the database
 statistics; card numbers, holders' names and credentials never leave.
@@ -14,9 +14,10 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_DATABASE, CONF_TLS_CA_FILE
+from .const import CONF_DATABASE, CONF_TLS_CA_FILE, CONF_WATER_METERS
 from .coordinator import DdcCoordinator
 from .coordinator_cards import CardsCoordinator
+from .coordinator_water import WaterCoordinator
 
 TO_REDACT = {CONF_HOST}
 CARDS_TO_REDACT = {
@@ -75,6 +76,49 @@ def _ddc_diagnostics(entry: ConfigEntry, coordinator: DdcCoordinator) -> dict[st
     }
 
 
+def _water_diagnostics(
+    entry: ConfigEntry, coordinator: WaterCoordinator
+) -> dict[str, Any]:
+    """Describe one water site: settings, each meter's history and statistics."""
+    data = coordinator.data
+    meters: dict[str, Any] = {}
+    for meter_id, meter in coordinator.site.meters.items():
+        history = meter.history
+        config = coordinator.meters[meter_id]
+        span = history.span
+        meters[meter_id] = {
+            "source": config.source,
+            "line": config.line.transport if config.line else None,
+            "stored_readings": len(history),
+            "received_readings": sum(history.weights()),
+            "first_valid": span[0] if span else None,
+            "last_valid": span[1] if span else None,
+            "statistics_origin": history.origin,
+            "rejected": dict(coordinator.rejected[meter_id]),
+            "last_error": coordinator.last_error.get(meter_id),
+            "summary": asdict(data.meters[meter_id]) if data else None,
+        }
+    return {
+        "entry": {
+            "title": entry.title,
+            "data": dict(entry.data),
+            "options": {
+                **entry.options,
+                "meters": [
+                    async_redact_data(dict(meter), TO_REDACT)
+                    for meter in entry.options.get(CONF_WATER_METERS, [])
+                ],
+            },
+        },
+        "rules": asdict(coordinator.site.rules),
+        "long_term_statistics": coordinator.add_statistics is not None,
+        "imported_rows": coordinator.imported_rows,
+        "meters": meters,
+        "today": asdict(data.today) if data else None,
+        "yesterday": asdict(data.yesterday) if data else None,
+    }
+
+
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: ConfigEntry
 ) -> dict[str, Any]:
@@ -84,6 +128,8 @@ async def async_get_config_entry_diagnostics(
         return _ddc_diagnostics(entry, coordinator)
     if isinstance(coordinator, CardsCoordinator):
         return _cards_diagnostics(entry, coordinator)
+    if isinstance(coordinator, WaterCoordinator):
+        return _water_diagnostics(entry, coordinator)
     return {}
 
 

@@ -1,7 +1,8 @@
-"""Base entities: every DDC unit is a device, linked to its DDC; a card sync is one device."""
+"""Base entities: DDC units and water meters are devices linked to their hub; a card sync is one device."""
 
 from __future__ import annotations
 
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -9,7 +10,9 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from .const import DOMAIN, MANUFACTURER, UNIT_MODELS
 from .coordinator import DdcCoordinator
 from .coordinator_cards import CardsCoordinator
+from .coordinator_water import MeterConfig, WaterCoordinator
 from .ddc import Unit, UnitState
+from .water import MeterSummary
 
 
 def unit_device_identifier(entry_id: str, unit: Unit) -> tuple[str, str]:
@@ -62,6 +65,9 @@ class DdcUnitEntity(CoordinatorEntity[DdcCoordinator]):
         return self.coordinator.data.unit(self.unit.uid)
 
 
+# --- card sync ----------------------------------------------------------------------
+
+
 class CardsEntity(CoordinatorEntity[CardsCoordinator]):
     """An entity of a card sync; its figures come from the local registry."""
 
@@ -81,3 +87,65 @@ class CardsEntity(CoordinatorEntity[CardsCoordinator]):
     def available(self) -> bool:
         """Stay available while the server is down: the registry is local."""
         return True
+
+
+# --- water meters ------------------------------------------------------------------
+
+
+def water_meter_identifier(entry_id: str, meter_id: str) -> tuple[str, str]:
+    """Return the device registry identifier of a water meter."""
+    return (DOMAIN, f"{entry_id}_water_{meter_id}")
+
+
+class WaterSiteEntity(CoordinatorEntity[WaterCoordinator]):
+    """An entity of a water site's device (the 검침집계)."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: WaterCoordinator, description: EntityDescription
+    ) -> None:
+        """Attach the entity to the site device."""
+        super().__init__(coordinator)
+        entry_id = coordinator.config_entry.entry_id
+        self.entity_description = description
+        self._attr_unique_id = f"{entry_id}_{description.key}"
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry_id)})
+
+
+class WaterMeterEntity(CoordinatorEntity[WaterCoordinator]):
+    """An entity of one water meter; it updates only when its meter changed."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: WaterCoordinator,
+        meter: MeterConfig,
+        description: EntityDescription,
+    ) -> None:
+        """Attach the entity to its meter's device."""
+        super().__init__(coordinator)
+        entry_id = coordinator.config_entry.entry_id
+        self.meter_id = meter.meter_id
+        self.entity_description = description
+        self._attr_unique_id = f"{entry_id}_water_{meter.meter_id}_{description.key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={water_meter_identifier(entry_id, meter.meter_id)},
+            name=meter.name,
+            model="Water meter",
+            model_id=meter.meter_id,
+            via_device=(DOMAIN, entry_id),
+        )
+
+    @property
+    def summary(self) -> MeterSummary:
+        """Return this meter's statistics as of the latest update."""
+        return self.coordinator.data.meters[self.meter_id]
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Skip the state write when another meter's reading caused the update."""
+        changed = self.coordinator.data.changed
+        if changed is None or self.meter_id in changed:
+            super()._handle_coordinator_update()

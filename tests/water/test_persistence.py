@@ -1,0 +1,147 @@
+"""A site's history survives restarts: Home Assistant storage, saved on unload and after changes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from .conftest import seoul
+from .helpers import at, push, value
+
+
+def key(entry: MockConfigEntry) -> str:
+    """Return the storage key of a site's history."""
+    return f"smartcity_ddc.water_{entry.entry_id}"
+
+
+async def _two_days(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Read m101 at 12:00 on day 1 (5.0 m³) and day 2 (5.24 m³), m102 once."""
+    await at(hass, freezer, seoul(1, 12))
+    await push(hass, "m101", 5.0, rssi=-88)
+    await push(hass, "m102", 1.0, flags=["low_battery"])
+    await at(hass, freezer, seoul(2, 12))
+    await push(hass, "m101", 5.24)
+
+
+async def test_history_survives_unload_and_setup(
+    hass_seoul: HomeAssistant,
+    water_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    hass = hass_seoul
+    water_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(water_entry.entry_id)
+    await hass.async_block_till_done()
+    await _two_days(hass, freezer)
+    # 0.24 m³ over 24 h, half of it today (00:00-12:00).
+    assert value(hass, "sensor.unit_101_usage_today") == pytest.approx(0.12)
+    assert await hass.config_entries.async_unload(water_entry.entry_id)
+    await hass.async_block_till_done()
+    stored = hass_storage[key(water_entry)]["data"]["meters"]
+    assert stored["m101"]["t"] == [int(seoul(1, 12).timestamp()), 86400]
+    assert stored["m102"]["f"] == [[0, 2]]
+
+    assert await hass.config_entries.async_setup(water_entry.entry_id)
+    await hass.async_block_till_done()
+    assert water_entry.state is ConfigEntryState.LOADED
+    assert value(hass, "sensor.unit_101") == 5.24
+    assert value(hass, "sensor.unit_101_usage_today") == pytest.approx(0.12)
+    assert value(hass, "sensor.unit_101_usage_yesterday") == pytest.approx(0.12)
+    assert value(hass, "sensor.unit_101_readings_yesterday") == 1
+    assert value(hass, "sensor.unit_102_status") == "communication_fault"
+    assert value(hass, "binary_sensor.unit_102_battery") == "on"
+    # Readings continue where they left off: the index may not go backwards.
+    await at(hass, freezer, seoul(2, 13))
+    await push(hass, "m101", 5.25)
+    assert value(hass, "sensor.unit_101_last_interval_usage") == pytest.approx(0.01)
+
+
+async def test_changes_are_saved_within_a_minute(
+    hass_seoul: HomeAssistant,
+    setup_water: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    hass = hass_seoul
+    await at(hass, freezer, seoul(1, 12))
+    await push(hass, "m101", 5.0)
+    assert key(setup_water) not in hass_storage
+    await at(hass, freezer, seoul(1, 12) + timedelta(seconds=61))
+    assert hass_storage[key(setup_water)]["data"]["meters"]["m101"]["i"] == [5.0]
+
+
+async def test_an_unreadable_stored_meter_starts_afresh(
+    hass_seoul: HomeAssistant,
+    water_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hass = hass_seoul
+    hass_storage[key(water_entry)] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key(water_entry),
+        "data": {
+            "format": 1,
+            "meters": {
+                "m101": {
+                    "added": 0,
+                    "origin": None,
+                    "compacted_until": 0,
+                    "t": [5, 0],
+                    "i": [1, 2],
+                    "f": [],
+                    "w": [],
+                    "signal": None,
+                },
+                "m102": {
+                    "added": int(seoul(1, 0).timestamp()),
+                    "origin": None,
+                    "compacted_until": 0,
+                    "t": [int(seoul(1, 0).timestamp())],
+                    "i": [42.0],
+                    "f": [],
+                    "w": [],
+                    "signal": None,
+                },
+            },
+        },
+    }
+    water_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(water_entry.entry_id)
+    await hass.async_block_till_done()
+    assert "history of meter m101 is unreadable" in caplog.text
+    assert value(hass, "sensor.unit_101") is None
+    assert value(hass, "sensor.unit_102") == 42.0
+
+
+async def test_removed_meters_and_sites_leave_no_history(
+    hass_seoul: HomeAssistant,
+    setup_water: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    hass = hass_seoul
+    await _two_days(hass, freezer)
+    hass.config_entries.async_update_entry(
+        setup_water,
+        options={**setup_water.options, "meters": setup_water.options["meters"][:1]},
+    )
+    await hass.async_block_till_done()
+    assert set(hass_storage[key(setup_water)]["data"]["meters"]) == {"m101", "m102"}
+    # Saved on the next unload without the removed meter.
+    await hass.config_entries.async_reload(setup_water.entry_id)
+    await hass.async_block_till_done()
+    assert set(hass_storage[key(setup_water)]["data"]["meters"]) == {"m101"}
+    assert hass.states.get("sensor.unit_102") is None
+    await hass.config_entries.async_remove(setup_water.entry_id)
+    await hass.async_block_till_done()
+    assert key(setup_water) not in hass_storage
