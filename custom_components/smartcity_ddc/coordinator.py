@@ -14,8 +14,12 @@ from homeassistant.const import (
     EVENT_HOMEASSISTANT_STOP,
 )
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.exceptions import (
+    ConfigEntryError,
+    HomeAssistantError,
+    ServiceValidationError,
+)
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
@@ -38,6 +42,7 @@ from .const import (
     DEFAULT_TIMEOUT,
     DOMAIN,
     LOGGER,
+    MANUFACTURER,
     UNREACHABLE_REPAIR_AFTER,
     PowerRule,
 )
@@ -53,8 +58,10 @@ from .ddc import (
     DdcWriteNotConfirmedError,
     Key,
     LineConfig,
+    LineConflictError,
     LinePool,
     Profile,
+    ProfileError,
     Snapshot,
     Transport,
     Value,
@@ -63,6 +70,7 @@ from .ddc import (
     profile_from_data,
     standard_profile_text,
 )
+from .helpers import async_prune_devices, unit_device_identifier
 
 type DdcConfigEntry = ConfigEntry[DdcCoordinator]
 
@@ -283,3 +291,77 @@ def _error_key(err: DdcError) -> str:
     if isinstance(err, DdcConnectionError):
         return "cannot_connect"
     return "ddc_error"
+
+
+async def async_setup_ddc_entry(hass: HomeAssistant, entry: DdcConfigEntry) -> None:
+    """Connect to a DDC, poll it once and register its devices."""
+    try:
+        profile = await hass.async_add_executor_job(build_profile, entry.options)
+    except ProfileError as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_profile",
+            translation_placeholders={"issues": str(err)},
+        ) from err
+    pool = line_pool(hass)
+    try:
+        line = pool.acquire(line_config(entry.data))
+    except LineConflictError as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="line_conflict",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    coordinator = DdcCoordinator(
+        hass, entry, DdcClient(line, entry.data[CONF_SLAVE], profile)
+    )
+    entry.runtime_data = coordinator
+    await coordinator.async_config_entry_first_refresh()
+
+    device_registry = dr.async_get(hass)
+    device_registry.async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, entry.entry_id)},
+        manufacturer=MANUFACTURER,
+        model="DDC",
+        name=entry.title,
+    )
+    # Units taken out of the layout leave no orphaned devices behind.
+    async_prune_devices(
+        hass,
+        entry,
+        {unit_device_identifier(entry.entry_id, unit.uid) for unit in profile.units},
+    )
+
+    collision_issue = f"register_collision_{entry.entry_id}"
+    if collisions := profile.collisions():
+        LOGGER.warning(
+            "%s: %d registers are used by more than one unit: %s",
+            entry.title,
+            len(collisions),
+            "; ".join(map(str, collisions)),
+        )
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            collision_issue,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="register_collision",
+            translation_placeholders={
+                "title": entry.title,
+                "count": str(len(collisions)),
+                "collisions": "\n".join(f"- {collision}" for collision in collisions),
+            },
+        )
+    else:
+        ir.async_delete_issue(hass, DOMAIN, collision_issue)
+
+
+async def async_remove_ddc_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Remove the repair issues a DDC entry raised."""
+    for issue_id in (
+        f"unreachable_{entry.entry_id}",
+        f"register_collision_{entry.entry_id}",
+    ):
+        ir.async_delete_issue(hass, DOMAIN, issue_id)

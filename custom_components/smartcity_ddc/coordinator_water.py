@@ -28,7 +28,7 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import ConfigEntryError, ServiceValidationError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.event import (
     async_track_state_change_event,
     async_track_time_change,
@@ -78,6 +78,7 @@ from .ddc import (
     ValueType,
     decode,
 )
+from .helpers import async_prune_devices, water_meter_identifier
 from .water import (
     DEFAULT_LEAK_THRESHOLD,
     DEFAULT_Q3,
@@ -550,3 +551,36 @@ def find_meter(hass: HomeAssistant, meter_id: str) -> WaterCoordinator:
         translation_key="water_unknown_meter",
         translation_placeholders={"meter": meter_id},
     )
+
+
+async def async_setup_water_entry(hass: HomeAssistant, entry: WaterConfigEntry) -> None:
+    """Load a water site's history, read its meters once and register its devices."""
+    coordinator = WaterCoordinator(hass, entry)
+    entry.runtime_data = coordinator
+    await coordinator.async_config_entry_first_refresh()
+    coordinator.start()
+
+    device_registry = dr.async_get(hass)
+    device_registry.async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, entry.entry_id)},
+        model="Water meter site",
+        name=entry.title,
+    )
+    # Meters taken out of the site leave no orphaned devices behind.
+    async_prune_devices(
+        hass,
+        entry,
+        {
+            water_meter_identifier(entry.entry_id, meter_id)
+            for meter_id in coordinator.meters
+        },
+    )
+
+
+async def async_remove_water_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Delete a removed site's stored history and its repair issue."""
+    ir.async_delete_issue(hass, DOMAIN, f"water_recorder_missing_{entry.entry_id}")
+    await Store[Any](
+        hass, STORAGE_VERSION, f"{DOMAIN}.water_{entry.entry_id}"
+    ).async_remove()

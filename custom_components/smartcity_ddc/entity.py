@@ -12,12 +12,8 @@ from .coordinator import DdcCoordinator
 from .coordinator_cards import CardsCoordinator
 from .coordinator_water import MeterConfig, WaterCoordinator
 from .ddc import Unit, UnitState
+from .helpers import unit_device_identifier, water_meter_identifier
 from .water import MeterSummary
-
-
-def unit_device_identifier(entry_id: str, unit: Unit) -> tuple[str, str]:
-    """Return the device registry identifier of a unit."""
-    return (DOMAIN, f"{entry_id}_{unit.uid}")
 
 
 class DdcEntity(CoordinatorEntity[DdcCoordinator]):
@@ -51,7 +47,7 @@ class DdcUnitEntity(CoordinatorEntity[DdcCoordinator]):
         self.entity_description = description
         self._attr_unique_id = f"{entry_id}_{unit.uid}_{description.key}"
         self._attr_device_info = DeviceInfo(
-            identifiers={unit_device_identifier(entry_id, unit)},
+            identifiers={unit_device_identifier(entry_id, unit.uid)},
             name=coordinator.unit_name(unit.uid),
             manufacturer=MANUFACTURER,
             model=UNIT_MODELS[unit.type],
@@ -90,11 +86,6 @@ class CardsEntity(CoordinatorEntity[CardsCoordinator]):
 
 
 # --- water meters ------------------------------------------------------------------
-
-
-def water_meter_identifier(entry_id: str, meter_id: str) -> tuple[str, str]:
-    """Return the device registry identifier of a water meter."""
-    return (DOMAIN, f"{entry_id}_water_{meter_id}")
 
 
 class WaterSiteEntity(CoordinatorEntity[WaterCoordinator]):

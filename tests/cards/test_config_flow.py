@@ -69,7 +69,7 @@ async def open_form(hass: HomeAssistant) -> str:
         DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["ddc", "cards"]
+    assert result["menu_options"] == ["ddc", "cards", "water"]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "cards"}
     )

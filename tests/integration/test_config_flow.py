@@ -42,7 +42,7 @@ async def _start_ddc_flow(hass: HomeAssistant, transport: str = "tcp") -> str:
         DOMAIN, context={"source": config_entries.SOURCE_USER}
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["ddc"]
+    assert result["menu_options"] == ["ddc", "cards", "water"]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "ddc"}
     )

@@ -23,7 +23,7 @@ async def test_add_a_site(hass: HomeAssistant) -> None:
         DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["ddc", "water"]
+    assert result["menu_options"] == ["ddc", "cards", "water"]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "water"}
     )
