@@ -60,6 +60,15 @@ class DdcUnitEntity(CoordinatorEntity[DdcCoordinator]):
         """Return this unit's part of the latest snapshot."""
         return self.coordinator.data.unit(self.unit.uid)
 
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state; after a refused command to this unit, even if unchanged."""
+        self._attr_force_update = self.unit.uid in self.coordinator.republish
+        try:
+            super()._handle_coordinator_update()
+        finally:
+            self._attr_force_update = False
+
 
 # --- card sync ----------------------------------------------------------------------
 
