@@ -136,19 +136,24 @@ async def test_korean_turn_on_interior_light_1(
 
 @pytest.mark.parametrize("language", ["ko"])
 @pytest.mark.parametrize(
-    "sentence",
+    ("sentence", "answer"),
     [
-        "냉난방기 온도 24도로 설정해줘",
-        "냉난방기 온도를 24도로 맞춰 줘",
-        "냉난방기 24도로 설정",
+        ("냉난방기 온도 24도로 설정해줘", "냉난방기 온도를 24도로 설정했습니다"),
+        ("냉난방기 온도를 24도로 맞춰 줘", "냉난방기 온도를 24도로 설정했습니다"),
+        ("냉난방기 24도로 설정", "냉난방기 온도를 24도로 설정했습니다"),
+        ("온도 24도로 설정해줘", "온도를 24도로 설정했습니다"),
     ],
 )
 async def test_korean_set_the_cooler_heater_to_24_degrees(
-    hass: HomeAssistant, assist: MockConfigEntry, ddc: ShelterDdc, sentence: str
+    hass: HomeAssistant,
+    assist: MockConfigEntry,
+    ddc: ShelterDdc,
+    sentence: str,
+    answer: str,
 ) -> None:
     response = await say(hass, sentence, "ko")
     assert done(response), speech(response)
-    assert speech(response) == "냉난방기 온도를 24도로 설정했습니다"
+    assert speech(response) == answer
     assert ddc.get(*SUMMER_TARGET) == 240
 
 
@@ -203,6 +208,7 @@ async def test_korean_questions_from_the_shipped_sentences(
     [
         "내부조명1 켜줘",
         "냉난방기 온도 24도로 설정해줘",
+        "온도 24도로 설정해줘",
         "냉난방기 온도 알려줘",
         "통합센서 온도는 얼마야",
     ],
