@@ -99,6 +99,29 @@ async def test_air_quality_steps_the_ventilator_up_and_down_with_a_margin(
     assert ddc.get("holding", VENT_SPEED) == 1
 
 
+async def test_air_quality_holds_the_speed_while_no_sensor_reads(
+    hass: HomeAssistant, config_dir: Path, ddc: ShelterDdc, setup_ddc: MockConfigEntry
+) -> None:
+    ddc.set_port(2, auto=False)
+    ddc.set("coil", 370, 1)
+    await reading(hass, setup_ddc, ddc)
+    await use_blueprint(
+        hass,
+        "air_quality_ventilator.yaml",
+        ventilator=FAN,
+        air_sensors=["sensor.air_quality_sensor_carbon_dioxide"],
+    )
+    await reading(hass, setup_ddc, ddc, {CO2: 1600})
+    assert ddc.get("holding", VENT_SPEED) == 3
+    # The DDC refuses the CO2 register: the sensor goes unavailable, the speed stays.
+    ddc.faults.exception_ranges.append(("input", CO2, CO2, 2))
+    await reading(hass, setup_ddc, ddc)
+    assert hass.states.get("sensor.air_quality_sensor_carbon_dioxide").state == (
+        "unavailable"
+    )
+    assert ddc.get("holding", VENT_SPEED) == 3
+
+
 async def test_air_quality_leaves_a_stopped_ventilator_alone_by_default(
     hass: HomeAssistant, config_dir: Path, ddc: ShelterDdc, setup_ddc: MockConfigEntry
 ) -> None:
