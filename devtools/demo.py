@@ -739,7 +739,6 @@ async def main(args: argparse.Namespace) -> int:
 #: Names for entities named by their device class (the air-quality sensors).
 _SHORT_NAMES = {
     "carbon_dioxide": "CO₂",
-    "volatile_organic_compounds_parts": "VOC",
     "pm2_5": "PM2.5",
     "pm10": "PM10",
     "pm1": "PM1.0",

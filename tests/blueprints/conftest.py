@@ -18,7 +18,6 @@ from tests.cards.conftest import (  # noqa: F401
     card_table,
     cards_entry,
     groups,
-    mariadb,
     setup_cards,
 )
 from tests.integration.conftest import ddc_entry, hass_seoul, setup_ddc  # noqa: F401

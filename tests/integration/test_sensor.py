@@ -31,7 +31,7 @@ async def test_values_follow_the_ddc_and_bad_values_are_unavailable(
     await setup_platforms.runtime_data.async_refresh()
     assert (
         hass.states.get(
-            "sensor.air_quality_sensor_volatile_organic_compounds_parts"
+            "sensor.air_quality_sensor_voc"
         ).state
         == "45000"
     )
