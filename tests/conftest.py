@@ -17,6 +17,7 @@ import custom_components.smartcity_ddc  # noqa: F401
 from devtools.mariadb import MariaDbServer
 from devtools.serial_bridge import SerialBridge
 from devtools.simulator import ShelterDdc, SimulatorServer
+from tests import flow_strings
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -103,3 +104,29 @@ def mariadb() -> Iterator[MariaDbServer]:
     """One throwaway MariaDB on 127.0.0.1 (with TLS available) for the whole session."""
     with MariaDbServer(tls=True, durable=False) as server:
         yield server
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _record_flow_strings() -> Iterator[None]:
+    """Record every step our flows show, for the string check at the end of the session."""
+    with flow_strings.recording():
+        yield
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a flow step the tests showed lacks a translation (what hassfest would catch)."""
+    if not flow_strings.SHOWN:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    problems = flow_strings.problems()
+    steps = len(
+        {(shown.kind, shown.step_id, shown.abort) for shown in flow_strings.SHOWN}
+    )
+    if reporter is not None:
+        reporter.write_line(
+            f"flow strings: {steps} distinct steps shown, {len(problems)} problems"
+        )
+        for problem in problems:
+            reporter.write_line(f"  {problem}", red=True)
+    if problems:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

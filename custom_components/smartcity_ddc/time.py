@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time
+from typing import Final
 
 from homeassistant.components.time import TimeEntity, TimeEntityDescription
 from homeassistant.const import EntityCategory
@@ -14,6 +15,8 @@ from .ddc import Unit
 from .entity import DdcUnitEntity
 
 PARALLEL_UPDATES = 1
+
+_EDGE_KEYS: Final = {"start": "window_start", "end": "window_end"}
 
 
 async def async_setup_entry(
@@ -41,7 +44,7 @@ class WindowTime(DdcUnitEntity, TimeEntity):
     ) -> None:
         """Bind to window `number` (1-based) and its 'start' or 'end'."""
         description = TimeEntityDescription(
-            key=f"window{number}_{edge}", translation_key=f"window_{edge}"
+            key=f"window{number}_{edge}", translation_key=_EDGE_KEYS[edge]
         )
         super().__init__(coordinator, unit, description)
         self._number = number

@@ -7,8 +7,6 @@ from pathlib import Path
 import re
 from typing import Any
 
-import yaml
-
 PACKAGE = Path(__file__).parents[2] / "custom_components" / "smartcity_ddc"
 CARD_MODULES = (
     "coordinator_cards.py",
@@ -60,25 +58,3 @@ def test_every_card_key_in_the_code_is_translated() -> None:
     assert len(used) > 25
     missing = sorted(name for name in used if name not in keys)
     assert missing == []
-
-
-def test_every_action_field_is_described_in_both_languages() -> None:
-    services = yaml.safe_load((PACKAGE / "services.yaml").read_text("utf-8"))
-    for language in ("en", "ko"):
-        strings = json.loads(
-            (PACKAGE / "translations" / f"{language}.json").read_text("utf-8")
-        )["services"]
-        for service, spec in services.items():
-            assert strings[service]["name"]
-            assert strings[service]["description"]
-            assert set(strings[service]["fields"]) == set(spec["fields"])
-            for field in spec["fields"]:
-                assert strings[service]["fields"][field]["name"]
-                assert strings[service]["fields"][field]["description"]
-
-
-def test_icons_name_existing_translation_keys() -> None:
-    icons = json.loads((PACKAGE / "icons.json").read_text("utf-8"))
-    english = json.loads((PACKAGE / "translations" / "en.json").read_text("utf-8"))
-    assert set(icons["entity"]["sensor"]) <= set(english["entity"]["sensor"])
-    assert set(icons["services"]) == set(english["services"])

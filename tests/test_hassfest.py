@@ -1,0 +1,298 @@
+"""What hassfest (and the HACS action) would check, for a custom integration that has neither locally.
+
+Flow strings are checked by tests/flow_strings.py over every step the suite
+shows; this module checks the manifest, hacs.json, actions, icons and every
+entity, exception and repair-issue translation key, both ways.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import AsyncIterator, Iterator
+import json
+from pathlib import Path
+import re
+from typing import Any
+
+from awesomeversion import AwesomeVersion
+from homeassistant.const import __version__ as ha_version
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+import yaml
+
+from custom_components.smartcity_ddc.const import DOMAIN
+from tests.cards.conftest import card_table, cards_entry, groups  # noqa: F401
+from tests.flow_strings import Shown, problems
+from tests.integration.conftest import ddc_entry  # noqa: F401
+from tests.water.conftest import push_meter, site_entry
+
+ROOT = Path(__file__).parents[1]
+PACKAGE = ROOT / "custom_components" / DOMAIN
+LANGUAGES = ("en", "ko")
+EXCEPTION_CLASSES = {
+    "HomeAssistantError",
+    "ServiceValidationError",
+    "UpdateFailed",
+    "ConfigEntryError",
+    "ConfigEntryNotReady",
+    "ConfigEntryAuthFailed",
+}
+
+
+def strings(language: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(
+        (PACKAGE / "translations" / f"{language}.json").read_text("utf-8")
+    )
+    return result
+
+
+def flatten(
+    data: dict[str, Any], path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], str]]:
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from flatten(value, (*path, key))
+        else:
+            yield (*path, key), value
+
+
+# --- manifest and HACS ----------------------------------------------------------------
+
+
+def test_manifest_has_what_hassfest_requires() -> None:
+    manifest = json.loads((PACKAGE / "manifest.json").read_text("utf-8"))
+    assert manifest["domain"] == DOMAIN
+    assert set(manifest) >= {
+        "domain",
+        "name",
+        "codeowners",
+        "config_flow",
+        "documentation",
+        "integration_type",
+        "iot_class",
+        "issue_tracker",
+        "requirements",
+        "version",
+    }
+    assert manifest["config_flow"] is True
+    assert manifest["integration_type"] == "hub"
+    assert manifest["iot_class"] == "local_polling"
+    assert AwesomeVersion(manifest["version"]).valid
+    assert all(owner.startswith("@") for owner in manifest["codeowners"])
+    # Every requirement is a bounded range, so HACS users get versions that were tested.
+    for requirement in manifest["requirements"]:
+        assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+>=[\d.]+(,<[\d.]+)?", requirement), (
+            requirement
+        )
+    assert "recorder" in manifest.get("dependencies", []) + manifest.get(
+        "after_dependencies", []
+    )
+    # Keys sorted as hassfest wants: domain, name, then alphabetical.
+    keys = list(manifest)
+    assert keys[:2] == ["domain", "name"]
+    assert keys[2:] == sorted(keys[2:])
+
+
+def test_hacs_json() -> None:
+    hacs = json.loads((ROOT / "hacs.json").read_text("utf-8"))
+    assert hacs["name"]
+    assert hacs["country"] == ["KR"]
+    assert AwesomeVersion(hacs["homeassistant"]) <= AwesomeVersion(ha_version)
+    assert (ROOT / "README.md").is_file()
+
+
+def test_brand_images_exist() -> None:
+    for name in ("icon.png", "icon@2x.png", "logo.png", "logo@2x.png"):
+        for prefix in ("", "dark_"):
+            assert (ROOT / "brand" / f"{prefix}{name}").stat().st_size > 1000
+
+
+# --- translations ------------------------------------------------------------------------
+
+
+def test_english_and_korean_have_the_same_keys_and_placeholders() -> None:
+    english, korean = dict(flatten(strings("en"))), dict(flatten(strings("ko")))
+    assert set(english) == set(korean)
+    for key, text in english.items():
+        assert set(re.findall(r"\{(\w+)\}", text)) == set(
+            re.findall(r"\{(\w+)\}", korean[key])
+        ), key
+
+
+def _constants(node: ast.AST) -> set[str]:
+    return {
+        n.value
+        for n in ast.walk(node)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
+
+
+def _code_keys() -> dict[str, set[str]]:
+    """Translation keys the code uses for exceptions and repair issues (dynamic ones resolved)."""
+    trees = [ast.parse(path.read_text("utf-8")) for path in PACKAGE.rglob("*.py")]
+    # Keys chosen at run time come from a *error_key function or a *_KEYS table.
+    producers: dict[str, set[str]] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(
+                node, ast.FunctionDef | ast.AsyncFunctionDef
+            ) and node.name.endswith("error_key"):
+                body = node.body[1:] if ast.get_docstring(node) else node.body
+                producers[node.name] = set().union(
+                    *(_constants(statement) for statement in body)
+                )
+            if isinstance(node, ast.AnnAssign | ast.Assign) and isinstance(
+                node.value, ast.Dict
+            ):
+                target = (
+                    node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+                )
+                if isinstance(target, ast.Name) and target.id.endswith("_KEYS"):
+                    producers[target.id] = {
+                        v.value
+                        for v in node.value.values
+                        if isinstance(v, ast.Constant)
+                    }
+
+    def resolve(value: ast.expr, where: str) -> set[str]:
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            return {value.value}
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+            return producers[value.func.id]
+        if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name):
+            return producers[value.value.id]
+        pytest.fail(f"{where}: translation key {ast.unparse(value)} cannot be checked")
+
+    found: dict[str, set[str]] = {"exceptions": set(), "issues": set()}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                # Keyword arguments of an exception, built as a dict first.
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if isinstance(key, ast.Constant) and key.value == "translation_key":
+                        found["exceptions"] |= resolve(value, "a dict")
+            if not isinstance(node, ast.Call):
+                continue
+            name = (
+                node.func.attr
+                if isinstance(node.func, ast.Attribute)
+                else getattr(node.func, "id", "")
+            )
+            if name in EXCEPTION_CLASSES:
+                section = "exceptions"
+            elif name == "async_create_issue":
+                section = "issues"
+            else:
+                continue
+            for keyword in node.keywords:
+                if keyword.arg == "translation_key":
+                    found[section] |= resolve(keyword.value, name)
+    return found
+
+
+def test_every_exception_and_issue_key_is_translated_and_used() -> None:
+    used = _code_keys()
+    assert len(used["exceptions"]) > 15
+    for language in LANGUAGES:
+        for section in ("exceptions", "issues"):
+            defined = set(strings(language)[section])
+            assert used[section] - defined == set(), f"{language} {section} missing"
+            assert defined - used[section] == set(), f"{language} {section} unused"
+        for key, value in strings(language)["exceptions"].items():
+            assert value["message"], key
+
+
+def test_flow_string_check_catches_what_is_missing() -> None:
+    broken = Shown(
+        "config",
+        "ddc_network",
+        fields={"host", "no_such_field"},
+        errors={"no_such_error"},
+    )
+    found = problems([broken])
+    assert "en: config.step.ddc_network.data.no_such_field missing" in found
+    assert "ko: config.error.no_such_error missing" in found
+    missing_placeholder = Shown("options", "profile", fields={"profile"})
+    assert "en: options.step.profile needs placeholders ['issues']" in problems(
+        [missing_placeholder]
+    )
+    assert problems([Shown("config", "", abort="no_such_reason")]) == [
+        "en: config.abort.no_such_reason missing",
+        "ko: config.abort.no_such_reason missing",
+    ]
+
+
+# --- entities, actions and icons, at run time ----------------------------------------------
+
+
+@pytest.fixture
+async def every_kind(
+    hass: HomeAssistant,
+    ddc_entry: MockConfigEntry,  # noqa: F811  # the fixture imported above
+    cards_entry: MockConfigEntry,  # noqa: F811  # the fixture imported above
+    socket_enabled: None,
+) -> AsyncIterator[list[MockConfigEntry]]:
+    """A DDC, a card sync and a water site (a pushed meter), all set up."""
+    water = site_entry([push_meter("m1", "Meter 1")])
+    entries = [ddc_entry, cards_entry, water]
+    for entry in entries:
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    yield entries
+    for entry in entries:
+        await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_every_entity_translation_key_exists_and_none_is_orphaned(
+    hass: HomeAssistant,
+    every_kind: list[MockConfigEntry],
+    entity_registry: er.EntityRegistry,
+) -> None:
+    used = {
+        (entry.domain, entry.translation_key)
+        for config_entry in every_kind
+        for entry in er.async_entries_for_config_entry(
+            entity_registry, config_entry.entry_id
+        )
+        if entry.translation_key
+    }
+    assert len(used) > 40
+    icons = json.loads((PACKAGE / "icons.json").read_text("utf-8"))["entity"]
+    for language in LANGUAGES:
+        defined = {
+            (platform, key)
+            for platform, keys in strings(language)["entity"].items()
+            for key in keys
+        }
+        assert used - defined == set(), f"{language}: entity names missing"
+        assert defined - used == set(), f"{language}: entity names no entity uses"
+    icon_keys = {(platform, key) for platform, keys in icons.items() for key in keys}
+    assert icon_keys <= used, "icons for keys no entity uses"
+
+
+async def test_actions_match_services_yaml_translations_and_icons(
+    hass: HomeAssistant,
+) -> None:
+    assert await async_setup_component(hass, DOMAIN, {})
+    registered = set(hass.services.async_services_for_domain(DOMAIN))
+    described = yaml.safe_load((PACKAGE / "services.yaml").read_text("utf-8"))
+    assert registered == set(described)
+    icons = json.loads((PACKAGE / "icons.json").read_text("utf-8"))["services"]
+    assert set(icons) == registered
+    for language in LANGUAGES:
+        translated = strings(language)["services"]
+        assert set(translated) == registered
+        for service, spec in described.items():
+            assert translated[service]["name"]
+            assert translated[service]["description"]
+            assert set(translated[service]["fields"]) == set(spec.get("fields", {})), (
+                service
+            )
+            for name in spec.get("fields", {}):
+                assert translated[service]["fields"][name]["name"]
+                assert translated[service]["fields"][name]["description"]
