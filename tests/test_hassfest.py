@@ -296,3 +296,82 @@ async def test_actions_match_services_yaml_translations_and_icons(
             for name in spec.get("fields", {}):
                 assert translated[service]["fields"][name]["name"]
                 assert translated[service]["fields"][name]["description"]
+
+
+QUALITY_RULES = [
+    "action-setup",
+    "appropriate-polling",
+    "brands",
+    "common-modules",
+    "config-flow-test-coverage",
+    "config-flow",
+    "dependency-transparency",
+    "docs-actions",
+    "docs-high-level-description",
+    "docs-installation-instructions",
+    "docs-removal-instructions",
+    "entity-event-setup",
+    "entity-unique-id",
+    "has-entity-name",
+    "runtime-data",
+    "test-before-configure",
+    "test-before-setup",
+    "unique-config-entry",
+    "action-exceptions",
+    "config-entry-unloading",
+    "docs-configuration-parameters",
+    "docs-installation-parameters",
+    "entity-unavailable",
+    "integration-owner",
+    "log-when-unavailable",
+    "parallel-updates",
+    "reauthentication-flow",
+    "test-coverage",
+    "devices",
+    "diagnostics",
+    "discovery-update-info",
+    "discovery",
+    "docs-data-update",
+    "docs-examples",
+    "docs-known-limitations",
+    "docs-supported-devices",
+    "docs-supported-functions",
+    "docs-troubleshooting",
+    "docs-use-cases",
+    "dynamic-devices",
+    "entity-category",
+    "entity-device-class",
+    "entity-disabled-by-default",
+    "entity-translations",
+    "exception-translations",
+    "icon-translations",
+    "reconfiguration-flow",
+    "repair-issues",
+    "stale-devices",
+    "async-dependency",
+    "inject-websession",
+    "strict-typing",
+]
+
+
+def test_quality_scale_audit_covers_every_rule() -> None:
+    rules = yaml.safe_load((PACKAGE / "quality_scale.yaml").read_text("utf-8"))["rules"]
+    assert sorted(rules) == sorted(QUALITY_RULES)
+    for name, rule in rules.items():
+        status = rule if isinstance(rule, str) else rule["status"]
+        assert status in ("done", "exempt"), name
+        if status == "exempt":
+            assert rule["comment"], f"{name}: an exemption needs a reason"
+    # Every PARALLEL_UPDATES matches what the platform does to the shared bus.
+    for platform, expected in {
+        "switch": 1,
+        "climate": 1,
+        "fan": 1,
+        "time": 1,
+        "sensor": 0,
+        "binary_sensor": 0,
+        "calendar": 0,
+    }.items():
+        assert f"PARALLEL_UPDATES = {expected}" in (
+            PACKAGE / f"{platform}.py"
+        ).read_text("utf-8"), platform
