@@ -10,8 +10,10 @@ import asyncio
 from pathlib import Path
 import tempfile
 
-from devtools.browser import Browser, HomeAssistantUI
+from devtools.browser import Browser, HomeAssistantUI, toggle_position
 from devtools.demo import PASSWORD, ROOT, USERNAME, Demo
+
+SETTLE = 2.5  # seconds for cards and charts to finish drawing before a capture
 
 
 async def main(out: Path, port: int, modbus_port: int) -> None:
@@ -23,15 +25,29 @@ async def main(out: Path, port: int, modbus_port: int) -> None:
             async with Browser(1280, 900) as browser:
                 ui = HomeAssistantUI(await browser.new_page(), demo.url)
                 await ui.login(USERNAME, PASSWORD)
+                await ui.navigate("/smart-shelter/shelter")
+                await ui.text_present("Air quality")
+                await asyncio.sleep(SETTLE)
+                await ui.page.screenshot(out / "dashboard-shelter.png")
+                # A power command to a light that follows its schedule, as a person would try it.
+                position = await toggle_position(ui, "switch.interior_light_1")
+                if position is not None:
+                    await ui.page.click(position[0], position[1])
+                    await ui.text_present("follows its schedule")
+                    await ui.page.screenshot(out / "power-rule.png")
+                await ui.navigate("/smart-shelter/water")
+                await ui.text_present("Shelter fountain")
+                await asyncio.sleep(SETTLE)
+                await ui.page.screenshot(out / "dashboard-water.png")
                 cooler = await ui.device_id("Cooler/heater")
                 await ui.navigate(f"/config/devices/device/{cooler}")
                 await ui.text_present("Follow schedule")
-                await asyncio.sleep(2)  # let the cards finish rendering
+                await asyncio.sleep(SETTLE)
                 await ui.page.screenshot(out / "device-cooler.png")
                 hub = await ui.device_id("DDC 1 @ 127.0.0.1")
                 await ui.navigate(f"/config/devices/device/{hub}")
                 await ui.text_present("Device info")
-                await asyncio.sleep(2)
+                await asyncio.sleep(SETTLE)
                 await ui.page.screenshot(out / "device-ddc.png")
         finally:
             await demo.stop()
