@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Iterator
 from datetime import datetime
+import logging
 from unittest.mock import PropertyMock, patch
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,10 @@ from devtools.simulator import ShelterDdc, SimulatorServer
 from tests import flow_strings
 
 SEOUL = ZoneInfo("Asia/Seoul")
+
+# The plugin turns SQLAlchemy's statement log on; the recorder's thread then
+# prints every statement of the statistics tests into the test report.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 class DdcClock:

@@ -19,8 +19,10 @@ import re
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import OptionsFlow
 from homeassistant.data_entry_flow import FlowHandler
+from homeassistant.helpers import issue_registry as ir
 
 PACKAGE = Path(__file__).parents[1] / "custom_components" / "smartcity_ddc"
 LANGUAGES = ("en", "ko")
@@ -30,7 +32,7 @@ LANGUAGES = ("en", "ko")
 class Shown:
     """One step a flow showed."""
 
-    kind: str  # "config" or "options"
+    kind: str  # "config", "options" or "issues.<translation key>.fix_flow"
     step_id: str
     fields: set[str] = field(default_factory=set)
     errors: set[str] = field(default_factory=set)
@@ -48,7 +50,21 @@ def _ours(handler: FlowHandler) -> bool:
 
 
 def _kind(handler: FlowHandler) -> str:
+    """Return where the handler's strings live in the translations."""
+    if isinstance(handler, RepairsFlow):
+        issue = ir.async_get(handler.hass).async_get_issue(
+            str(handler.handler), handler.issue_id
+        )
+        key = issue.translation_key if issue else handler.issue_id
+        return f"issues.{key}.fix_flow"
     return "options" if isinstance(handler, OptionsFlow) else "config"
+
+
+def _section(strings: dict[str, Any], kind: str) -> dict[str, Any]:
+    section: Any = strings
+    for part in kind.split("."):
+        section = section.get(part, {}) if isinstance(section, dict) else {}
+    return section if isinstance(section, dict) else {}
 
 
 def _selectors(schema: Any) -> dict[str, set[str]]:
@@ -133,7 +149,7 @@ def problems(shown_steps: list[Shown] | None = None) -> list[str]:
             (PACKAGE / "translations" / f"{language}.json").read_text("utf-8")
         )
         for shown in SHOWN if shown_steps is None else shown_steps:
-            section = strings.get(shown.kind, {})
+            section = _section(strings, shown.kind)
             where = f"{language}: {shown.kind}"
             if shown.abort is not None:
                 text = section.get("abort", {}).get(shown.abort)
