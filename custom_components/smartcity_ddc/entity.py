@@ -36,6 +36,7 @@ class DdcUnitEntity(CoordinatorEntity[DdcCoordinator]):
     """An entity of one unit; unavailable whenever its value is unknown."""
 
     _attr_has_entity_name = True
+    _written: tuple[bool, UnitState] | None = None
 
     def __init__(
         self, coordinator: DdcCoordinator, unit: Unit, description: EntityDescription
@@ -59,6 +60,26 @@ class DdcUnitEntity(CoordinatorEntity[DdcCoordinator]):
     def unit_state(self) -> UnitState:
         """Return this unit's part of the latest snapshot."""
         return self.coordinator.data.unit(self.unit.uid)
+
+    def _seen(self) -> tuple[bool, UnitState]:
+        """Return what this entity's state is computed from."""
+        return (self.coordinator.last_update_success, self.unit_state)
+
+    async def async_added_to_hass(self) -> None:
+        """Remember what the state written on adding is computed from."""
+        await super().async_added_to_hass()
+        self._written = self._seen()
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when this unit's values or the DDC's reachability changed.
+
+        A poll or a command usually changes one or two units of a DDC; the
+        entities of the others would write the same state again.
+        """
+        if (seen := self._seen()) != self._written:
+            self._written = seen
+            super()._handle_coordinator_update()
 
 
 # --- card sync ----------------------------------------------------------------------

@@ -5,8 +5,14 @@ from __future__ import annotations
 import logging
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_OFF, STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.const import (
+    EVENT_HOMEASSISTANT_STOP,
+    EVENT_STATE_CHANGED,
+    EVENT_STATE_REPORTED,
+    STATE_OFF,
+    STATE_UNAVAILABLE,
+)
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 import pytest
@@ -261,3 +267,46 @@ async def test_profile_override_is_used(
     await hass.async_block_till_done()
     assert hass.states.get("switch.warm_seat") is not None
     await hass.config_entries.async_unload(ddc_entry.entry_id)
+
+
+async def test_a_poll_writes_only_the_entities_whose_values_changed(
+    hass: HomeAssistant,
+    setup_ddc: MockConfigEntry,
+    ddc: ShelterDdc,
+    simulator: SimulatorServer,
+) -> None:
+    written: list[str] = []
+
+    @callback
+    def collect(event: Event) -> None:
+        if event.data["entity_id"].split(".")[0] != "sensor" or "pm10" in str(
+            event.data["entity_id"]
+        ):
+            written.append(event.data["entity_id"])
+
+    @callback
+    def every(_data: object) -> bool:
+        return True
+
+    for event_type in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED):
+        hass.bus.async_listen(event_type, collect, event_filter=every)
+    await setup_ddc.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    assert written == []  # nothing changed: no entity writes, not even the calendar
+    ddc.set("input", 134, 80)  # PM10
+    await setup_ddc.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    assert written == ["sensor.air_quality_sensor_pm10"]
+    assert hass.states.get("sensor.air_quality_sensor_pm10").state == "80"
+    # An outage reaches every entity.
+    written.clear()
+    simulator.refuse_connections()
+    await setup_ddc.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    entities = {
+        state.entity_id
+        for state in hass.states.async_all()
+        if state.entity_id.split(".")[0] != "sensor" or "pm10" in state.entity_id
+    }
+    assert set(written) == entities
+    assert all(hass.states.get(e).state == STATE_UNAVAILABLE for e in entities)

@@ -51,6 +51,8 @@ class UnitState:
         return result
 
 
+_UNKNOWN = UnitState()
+
 _STATE_FIELDS = frozenset(f.name for f in fields(UnitState))
 assert {key.value for key in Key} <= _STATE_FIELDS, (
     "UnitState must have a field per Key"
@@ -67,7 +69,7 @@ class Snapshot:
 
     def unit(self, uid: str) -> UnitState:
         """Return a unit's state (all unknown if the unit was never read)."""
-        return self.units.get(uid, UnitState())
+        return self.units.get(uid, _UNKNOWN)
 
 
 def decode_point(point: Point, raw: Mapping[RegisterRef, int]) -> Value | None:
