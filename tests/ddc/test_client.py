@@ -108,6 +108,22 @@ async def test_full_poll_reads_the_standard_shelter_in_five_requests(
     assert snapshot.raw[RegisterRef(RegisterKind.HOLDING, 352)] == 1
 
 
+async def test_a_poll_decodes_again_only_the_units_whose_registers_changed(
+    client: DdcClient, ddc: ShelterDdc
+) -> None:
+    before = await client.poll()
+    ddc.set("input", 134, 80)  # PM10
+    after = await client.poll()
+    assert after.unit("d061_u001").pm10 == 80
+    assert before.unit("d061_u001").pm10 == 35
+    unchanged = [uid for uid in before.units if uid != "d061_u001"]
+    assert all(after.units[uid] is before.units[uid] for uid in unchanged)
+    ddc.set_port(5, power=True)  # heated bench 1 switched on by another master
+    again = await client.poll()
+    assert again.unit("d041_u001").power is True
+    assert again.units["d061_u001"] is after.units["d061_u001"]
+
+
 async def test_live_poll_skips_schedule_windows_until_they_are_due(
     make_line: Callable[..., ModbusLine], simulator: SimulatorServer, ddc: ShelterDdc
 ) -> None:

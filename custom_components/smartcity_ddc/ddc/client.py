@@ -32,7 +32,7 @@ from .errors import (
 )
 from .planner import DEFAULT_WIRE, ReadRequest, WireModel, plan_reads
 from .profile import Key, Point, Profile, RegisterKind, RegisterRef, Unit, WindowField
-from .state import Snapshot, decode_point, decode_snapshot
+from .state import Snapshot, decode_point, decode_snapshot, unit_registers
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -461,6 +461,9 @@ class DdcClient:
         points = [point for unit in profile.units for point in unit.all_points()]
         self._fast_spans = _spans(p for p in points if not p.slow)
         self._all_spans = _spans(points)
+        self._unit_registers = {
+            unit.uid: unit_registers(unit) for unit in profile.units
+        }
         self._snapshot = decode_snapshot(profile, self._raw, frozenset())
 
     @property
@@ -525,9 +528,7 @@ class DdcClient:
             self.stats.bad_gaps = [
                 (str(kind), first, last) for kind, first, last in self._bad_gaps
             ]
-            self._snapshot = decode_snapshot(
-                self.profile, self._raw, frozenset(self._refused)
-            )
+            self._snapshot = self._decode()
             return self._snapshot
 
     async def _read_block(
@@ -640,11 +641,19 @@ class DdcClient:
             actual=actual,
         )
 
+    def _decode(self) -> Snapshot:
+        """Decode the raw memory, keeping the state of units whose registers did not change."""
+        return decode_snapshot(
+            self.profile,
+            self._raw,
+            frozenset(self._refused),
+            previous=self._snapshot,
+            registers=self._unit_registers,
+        )
+
     def _publish(self) -> None:
         """Refresh the snapshot after a confirmed command."""
-        self._snapshot = decode_snapshot(
-            self.profile, self._raw, frozenset(self._refused)
-        )
+        self._snapshot = self._decode()
 
     async def set_value(self, uid: str, key: Key, value: Value) -> Value:
         """Write any writable value (mode, speed, targets, auto) and confirm it."""

@@ -74,6 +74,10 @@ class Snapshot:
 
 def decode_point(point: Point, raw: Mapping[RegisterRef, int]) -> Value | None:
     """Decode one point from the raw register memory; None if any word is missing."""
+    if point.read is not None and point.value_type.words == 1:
+        # Most points are one register: skip building its reference list.
+        word = raw.get(point.read)
+        return None if word is None else decode(point, (word,))
     words = [raw.get(ref) for ref in point.read_registers()]
     if not words or None in words:
         return None
@@ -104,12 +108,39 @@ def decode_unit(unit: Unit, raw: Mapping[RegisterRef, int]) -> UnitState:
     return UnitState(**values)  # type: ignore[arg-type]
 
 
-def decode_snapshot(
-    profile: Profile, raw: Mapping[RegisterRef, int], refused: frozenset[RegisterRef]
-) -> Snapshot:
-    """Decode every unit of a profile."""
-    return Snapshot(
-        units={unit.uid: decode_unit(unit, raw) for unit in profile.units},
-        raw=dict(raw),
-        refused=refused,
+def unit_registers(unit: Unit) -> frozenset[RegisterRef]:
+    """Return every register a unit's state is decoded from."""
+    return frozenset(
+        ref for point in unit.all_points() for ref in point.read_registers()
     )
+
+
+def decode_snapshot(
+    profile: Profile,
+    raw: Mapping[RegisterRef, int],
+    refused: frozenset[RegisterRef],
+    *,
+    previous: Snapshot | None = None,
+    registers: Mapping[str, frozenset[RegisterRef]] | None = None,
+) -> Snapshot:
+    """Decode every unit of a profile.
+
+    With the previous snapshot and each unit's registers, a unit none of whose
+    registers changed keeps its state object: a poll usually changes only
+    the measured values of one or two units.
+    """
+    units: dict[str, UnitState] = {}
+    for unit in profile.units:
+        old = previous.units.get(unit.uid) if previous is not None else None
+        if (
+            old is not None
+            and previous is not None
+            and registers is not None
+            and all(
+                raw.get(ref) == previous.raw.get(ref) for ref in registers[unit.uid]
+            )
+        ):
+            units[unit.uid] = old
+        else:
+            units[unit.uid] = decode_unit(unit, raw)
+    return Snapshot(units=units, raw=dict(raw), refused=refused)
