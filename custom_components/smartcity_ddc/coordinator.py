@@ -315,6 +315,9 @@ async def async_setup_ddc_entry(hass: HomeAssistant, entry: DdcConfigEntry) -> N
     coordinator = DdcCoordinator(
         hass, entry, DdcClient(line, entry.data[CONF_SLAVE], profile)
     )
+    if coordinator.update_interval is not None:
+        # A gateway that is back must be found by this DDC's next poll.
+        line.limit_backoff(coordinator.update_interval.total_seconds() / 2)
     entry.runtime_data = coordinator
     await coordinator.async_config_entry_first_refresh()
 

@@ -468,6 +468,32 @@ async def test_unreachable_line_backs_off_then_recovers(
     await line.close()
 
 
+async def test_back_off_stays_under_the_limit_a_poller_sets(
+    simulator: SimulatorServer,
+) -> None:
+    clock = ManualClock()
+    line = ModbusLine(
+        LineConfig(
+            transport=Transport.TCP, host="127.0.0.1", port=simulator.port, timeout=0.5
+        ),
+        clock=clock,
+    )
+    line.limit_backoff(5.0)
+    line.limit_backoff(30.0)  # a slower poller on the same line changes nothing
+    client = DdcClient(line, 1, standard_profile(), clock=clock)
+    simulator.refuse_connections()
+    for _ in range(8):
+        # Polls every 10 s come up to a second early.
+        clock.now += 9
+        with pytest.raises(DdcConnectionError, match="cannot connect"):
+            await client.poll()
+    assert line.stats.connect_failures == 8  # every poll tried the line
+    await simulator.clear_faults()
+    clock.now += 9
+    assert (await client.poll()).unit("d061_u001").co2 == 650
+    await line.close()
+
+
 async def test_serial_line_settings_reach_pymodbus() -> None:
     config = LineConfig(
         transport=Transport.SERIAL,

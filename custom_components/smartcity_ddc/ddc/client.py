@@ -40,15 +40,19 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 
-_PYMODBUS_DUPLICATES: Final = ("Exception response", "No response received")
+_PYMODBUS_DUPLICATES: Final = (
+    "Exception response",
+    "No response received",
+    "Failed to connect",
+)
 
 
 def _not_a_duplicate(record: logging.LogRecord) -> bool:
     """Drop pymodbus's error lines for outcomes the client reports itself.
 
-    The client turns every exception response and timeout into a typed error
-    that the caller reports once per outage; pymodbus would log each again at
-    ERROR on every poll.
+    The client turns every exception response, timeout and refused connection
+    into a typed error that the caller reports once per outage; pymodbus would
+    log each again on every poll (and every reconnect attempt).
     """
     return not str(record.msg).startswith(_PYMODBUS_DUPLICATES)
 
@@ -198,6 +202,17 @@ class ModbusLine:
     def connected(self) -> bool:
         """Return True while a connection is open."""
         return self._client is not None and bool(self._client.connected)
+
+    def limit_backoff(self, seconds: float) -> None:
+        """Never wait longer than this between reconnect attempts.
+
+        A user of the line that polls every T seconds passes T/2: whenever
+        the line comes back, that user's next poll tries it, even when it
+        comes up to a second early (Home Assistant aligns polls to whole
+        seconds).
+        """
+        self._backoff_max = min(self._backoff_max, seconds)
+        self._backoff = min(self._backoff, self._backoff_max)
 
     async def _connect(self) -> Any:
         """Return an open client, connecting with exponential backoff."""
