@@ -159,6 +159,7 @@ class DdcCoordinator(DataUpdateCoordinator[Snapshot]):
             entry.options.get(CONF_POWER_RULE, PowerRule.REFUSE)
         )
         self.unreachable_since: datetime | None = None
+        self._value_problems: dict[str, str] = {}
 
     @property
     def profile(self) -> Profile:
@@ -186,7 +187,24 @@ class DdcCoordinator(DataUpdateCoordinator[Snapshot]):
         if self.unreachable_since is not None:
             self.unreachable_since = None
             ir.async_delete_issue(self.hass, DOMAIN, self._repair_id)
+        self._report_values(snapshot)
         return snapshot
+
+    def _report_values(self, snapshot: Snapshot) -> None:
+        """Log once when values turn unavailable (refused or invalid) and once when they are back."""
+        problems = dict.fromkeys(map(str, snapshot.refused), "refused by the DDC")
+        problems |= dict.fromkeys(snapshot.invalid, "invalid value")
+        if new := sorted(problems.keys() - self._value_problems.keys()):
+            LOGGER.info(
+                "%s: shown as unavailable: %s",
+                self.config_entry.title,
+                ", ".join(f"{key} ({problems[key]})" for key in new),
+            )
+        if back := sorted(self._value_problems.keys() - problems.keys()):
+            LOGGER.info(
+                "%s: readable again: %s", self.config_entry.title, ", ".join(back)
+            )
+        self._value_problems = problems
 
     def _note_outage(self) -> None:
         """Raise a repair issue once the DDC has been unreachable for long."""

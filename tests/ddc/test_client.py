@@ -124,6 +124,22 @@ async def test_a_poll_decodes_again_only_the_units_whose_registers_changed(
     assert again.units["d061_u001"] is after.units["d061_u001"]
 
 
+async def test_snapshot_names_refused_registers_and_invalid_values(
+    client: DdcClient, ddc: ShelterDdc
+) -> None:
+    ddc.faults.garbage[("input", 140)] = 1500  # 150 % humidity
+    ddc.faults.exception_ranges.append(("input", 136, 136, 2))
+    snapshot = await client.poll()
+    assert snapshot.invalid == {"d061_u001.humidity"}
+    assert snapshot.refused == {RegisterRef(RegisterKind.INPUT, 136)}
+    assert snapshot.unit("d061_u001").humidity is None
+    ddc.set("input", 134, 80)  # another value of the same unit changes
+    assert (await client.poll()).invalid == {"d061_u001.humidity"}
+    ddc.faults.clear()
+    snapshot = await client.poll()
+    assert (snapshot.invalid, snapshot.refused) == (frozenset(), frozenset())
+
+
 async def test_live_poll_skips_schedule_windows_until_they_are_due(
     make_line: Callable[..., ModbusLine], simulator: SimulatorServer, ddc: ShelterDdc
 ) -> None:

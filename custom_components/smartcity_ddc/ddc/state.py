@@ -61,11 +61,17 @@ assert {key.value for key in Key} <= _STATE_FIELDS, (
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The decoded state of every unit, plus the raw words it came from."""
+    """The decoded state of every unit, plus the raw words it came from.
+
+    refused: registers the DDC answers with an exception; invalid: points
+    ('d061_u001.humidity') whose registers hold a value outside the point's
+    range or value map. Both read as unknown.
+    """
 
     units: Mapping[str, UnitState]
     raw: Mapping[RegisterRef, int] = field(default_factory=dict)
     refused: frozenset[RegisterRef] = frozenset()
+    invalid: frozenset[str] = frozenset()
 
     def unit(self, uid: str) -> UnitState:
         """Return a unit's state (all unknown if the unit was never read)."""
@@ -115,6 +121,17 @@ def unit_registers(unit: Unit) -> frozenset[RegisterRef]:
     )
 
 
+def _invalid_points(unit: Unit, raw: Mapping[RegisterRef, int]) -> set[str]:
+    """Return the unit's points whose registers were read but hold no valid value."""
+    return {
+        f"{unit.uid}.{point.name}"
+        for point in unit.all_points()
+        if point.read is not None
+        and all(ref in raw for ref in point.read_registers())
+        and decode_point(point, raw) is None
+    }
+
+
 def decode_snapshot(
     profile: Profile,
     raw: Mapping[RegisterRef, int],
@@ -130,6 +147,7 @@ def decode_snapshot(
     the measured values of one or two units.
     """
     units: dict[str, UnitState] = {}
+    invalid: set[str] = set()
     for unit in profile.units:
         old = previous.units.get(unit.uid) if previous is not None else None
         if (
@@ -141,6 +159,14 @@ def decode_snapshot(
             )
         ):
             units[unit.uid] = old
+            prefix = f"{unit.uid}."
+            invalid.update(name for name in previous.invalid if name.startswith(prefix))
         else:
-            units[unit.uid] = decode_unit(unit, raw)
-    return Snapshot(units=units, raw=dict(raw), refused=refused)
+            units[unit.uid] = state = decode_unit(unit, raw)
+            if None in (getattr(state, key.value) for key in unit.points) or any(
+                None in (window.start, window.end) for window in state.windows
+            ):
+                invalid |= _invalid_points(unit, raw)
+    return Snapshot(
+        units=units, raw=dict(raw), refused=refused, invalid=frozenset(invalid)
+    )
