@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
 from datetime import datetime, time, timedelta
+import functools
+import json
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -118,7 +120,23 @@ def entry_unique_id(data: Mapping[str, Any]) -> str:
 
 
 def build_profile(options: Mapping[str, Any]) -> Profile:
-    """Return the effective profile of an entry (reads the built-in file: run in an executor)."""
+    """Return the effective profile of an entry (reads the built-in file: run in an executor).
+
+    Profiles are immutable, so DDCs with the same layout share one: a site
+    with a hundred shelters parses the layout once, not a hundred times at
+    every start.
+    """
+    layout = {
+        key: options.get(key)
+        for key in (CONF_PROFILE, CONF_REMOVED_UNITS, CONF_UNIT_PORTS, CONF_ADDED_UNITS)
+    }
+    return _build_profile(json.dumps(layout, sort_keys=True, ensure_ascii=False))
+
+
+@functools.lru_cache(maxsize=16)
+def _build_profile(layout_json: str) -> Profile:
+    """Build a profile from the layout options, as JSON so that it can be cached."""
+    options = json.loads(layout_json)
     text = options.get(CONF_PROFILE) or standard_profile_text()
     data, lines = parse_profile_text(text)
     if (
@@ -128,9 +146,9 @@ def build_profile(options: Mapping[str, Any]) -> Profile:
     ):
         data = customize_layout(
             data,
-            removed=options.get(CONF_REMOVED_UNITS, []),
-            ports=options.get(CONF_UNIT_PORTS, {}),
-            added=options.get(CONF_ADDED_UNITS, []),
+            removed=options.get(CONF_REMOVED_UNITS) or [],
+            ports=options.get(CONF_UNIT_PORTS) or {},
+            added=options.get(CONF_ADDED_UNITS) or [],
         )
     return profile_from_data(data, lines)
 

@@ -42,7 +42,9 @@ def test_entities_match_the_integrations_units() -> None:
     assert climate["hvac_mode_register"]["address"] == 122
     assert climate["target_temp_register"] == [125, 125, 125, 125, 126, 125, 125]
     assert [fan["address"] for fan in hub["fans"]] == [370]
-    bench = next(s for s in hub["switches"] if s["unique_id"].endswith("d041_u001_power"))
+    bench = next(
+        s for s in hub["switches"] if s["unique_id"].endswith("d041_u001_power")
+    )
     assert (bench["address"], bench["verify"]["address"]) == (372, 825)
     assert entity_count(config) == 85
 

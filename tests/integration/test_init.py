@@ -23,8 +23,8 @@ from custom_components.smartcity_ddc.const import (
     CONF_REMOVED_UNITS,
     DOMAIN,
 )
-from custom_components.smartcity_ddc.coordinator import DATA_LINES
-from custom_components.smartcity_ddc.ddc import standard_profile_text
+from custom_components.smartcity_ddc.coordinator import DATA_LINES, build_profile
+from custom_components.smartcity_ddc.ddc import ProfileError, standard_profile_text
 from devtools.simulator import ShelterDdc, SimulatorServer
 
 SWITCH = "switch.heated_bench_1"
@@ -310,3 +310,12 @@ async def test_a_poll_writes_only_the_entities_whose_values_changed(
     }
     assert set(written) == entities
     assert all(hass.states.get(e).state == STATE_UNAVAILABLE for e in entities)
+
+
+def test_ddcs_with_one_layout_share_one_parsed_profile() -> None:
+    assert build_profile({}) is build_profile({"scan_interval": 30})
+    custom = build_profile({CONF_REMOVED_UNITS: ["d021.u001"]})
+    assert custom is not build_profile({})
+    assert "d021_u001" not in {unit.uid for unit in custom.units}
+    with pytest.raises(ProfileError):
+        build_profile({CONF_PROFILE: "units: []"})
