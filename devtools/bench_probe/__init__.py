@@ -25,7 +25,10 @@ import cProfile
 import json
 import os
 from pathlib import Path
+import sys
+import threading
 import time
+import traceback
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntryState
@@ -61,6 +64,28 @@ class Ticker:
     def start(self, hass: HomeAssistant) -> None:
         """Start ticking in the background."""
         self._task = hass.async_create_background_task(self._run(), "bench ticker")
+
+    def watch(self, path: Path) -> None:
+        """Write the event loop's stack to a file whenever it has not ticked for 0.2 s (diagnosis)."""
+        loop_thread = threading.get_ident()
+        seen = [len(self.lags)]
+
+        def watchdog() -> None:
+            last, since = -1, time.monotonic()
+            with path.open("a", encoding="utf-8") as out:
+                while True:
+                    time.sleep(0.05)
+                    if seen[0] != last:
+                        last, since = seen[0], time.monotonic()
+                    elif time.monotonic() - since > 0.2:
+                        frame = sys._current_frames().get(loop_thread)  # noqa: SLF001
+                        out.write(f"--- loop busy {time.monotonic() - since:.2f} s\n")
+                        out.write("".join(traceback.format_stack(frame)[-25:]))
+                        out.flush()
+                        since = time.monotonic()
+                    seen[0] = len(self.lags)
+
+        threading.Thread(target=watchdog, name="bench watchdog", daemon=True).start()
 
     async def _run(self) -> None:
         """Sleep TICK at a time; the lateness of each wake-up is loop lag."""
@@ -112,6 +137,11 @@ class Probe:
         self.status_file = Path(config["status_file"])
         self.ticker = Ticker()
         self.report: dict[str, Any] = {"platform": self.platform}
+        self.startup_profiler: cProfile.Profile | None = None
+        if config.get("profile"):
+            # From the probe's setup to the moment every entity has a state.
+            self.startup_profiler = cProfile.Profile()
+            self.startup_profiler.enable()
 
     async def _write(self, phase: str) -> None:
         """Publish the report so far with its phase (atomically)."""
@@ -176,6 +206,11 @@ class Probe:
                     f"only {status[1]} of {status[2]} entities have a state"
                 )
             await asyncio.sleep(0.2)
+        if self.startup_profiler is not None:
+            self.startup_profiler.disable()
+            await self.hass.async_add_executor_job(
+                self.startup_profiler.dump_stats, f"{self.config['profile']}.startup"
+            )
         self.report["setup_s"] = time.time() - float(self.config["spawn_time"])
         self.report["startup_lag_max_ms"] = max(self.ticker.lags, default=0.0) * 1000
         self.report["entities"] = status[2]
@@ -330,6 +365,8 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     )
     probe = Probe(hass, instructions)
     probe.ticker.start(hass)
+    if instructions.get("profile"):
+        probe.ticker.watch(Path(f"{instructions['profile']}.stalls"))
 
     async def started(_event: Event) -> None:
         hass.async_create_background_task(probe.run(), "bench probe")
