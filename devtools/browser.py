@@ -12,6 +12,7 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 from pathlib import Path
 import re
 import shutil
@@ -158,9 +159,12 @@ class Page:
 class Browser:
     """A headless Chromium process with its own throwaway profile."""
 
-    def __init__(self, width: int = 1280, height: int = 900) -> None:
-        """Prepare; `start` launches the browser."""
+    def __init__(
+        self, width: int = 1280, height: int = 900, time_zone: str = "Asia/Seoul"
+    ) -> None:
+        """Prepare; `start` launches the browser (in the site's time zone)."""
         self._size = (width, height)
+        self._time_zone = time_zone
         self._process: asyncio.subprocess.Process | None = None
         self._profile = ""
         self._session: aiohttp.ClientSession | None = None
@@ -185,6 +189,7 @@ class Browser:
             "about:blank",
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "TZ": self._time_zone},
         )
         assert self._process.stderr is not None
         deadline = time.monotonic() + 30
@@ -342,3 +347,25 @@ class HomeAssistantUI:
             if (device.get("name_by_user") or device.get("name")) == name:
                 return str(device["id"])
         raise BrowserError(f"no device named {name!r}")
+
+
+async def toggle_position(
+    ui: HomeAssistantUI, entity_id: str
+) -> tuple[float, float, bool] | None:
+    """Return where an entity's toggle is on screen and whether it is on (scrolls it into view)."""
+    result = await ui.page.evaluate(
+        f"""(() => {{
+  const row = window.__deepQueryAll('hui-toggle-entity-row')
+    .find(r => r._config && r._config.entity === {json.dumps(entity_id)});
+  if (!row) return null;
+  const toggle = window.__deepQueryAll('ha-switch', row.shadowRoot || row)[0];
+  if (!toggle) return null;
+  toggle.scrollIntoView({{block: 'center'}});
+  const box = toggle.getBoundingClientRect();
+  return [box.x + box.width / 2, box.y + box.height / 2, !!toggle.checked];
+}})()"""
+    )
+    if result is None:
+        return None
+    x, y, on = result
+    return float(x), float(y), bool(on)

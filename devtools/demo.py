@@ -1,9 +1,12 @@
-"""The demo: a simulated shelter and a real Home Assistant, configured and ready to click.
+"""The demo: a simulated site and a real Home Assistant, configured and ready to click.
 
-Runs the DDC simulator in this process and `hass` as a child process bound to
-127.0.0.1, completes onboarding through Home Assistant's own HTTP API, adds the
-integration's entries through the config flow API, prints the URL and login,
-and stops both cleanly on Ctrl-C (or after --duration seconds).
+Runs in this process: the DDC simulator (a standard shelter at slave 1 and a
+water-meter data collector at slave 10), a throwaway MariaDB with the access
+control server's interface table (sample card rows keep arriving), and `hass`
+as a child process bound to 127.0.0.1. Onboarding, the integration's three
+entries, a week of water readings and a "Shelter" dashboard are set up through
+Home Assistant's own HTTP and websocket APIs. Prints the URL and login; Ctrl-C
+(or --duration) stops everything.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+from datetime import datetime, timedelta
 import json
 import os
 from pathlib import Path
+import random
 import shutil
 import signal
 import sys
@@ -22,12 +27,28 @@ from typing import Any
 
 import aiohttp
 
-from devtools.simulator import ShelterDdc, SimulatorServer
+from devtools.mariadb import Account, MariaDbServer, card_table_ddl
+from devtools.simulator import ShelterDdc, SimulatorServer, WaterMeterBank
+from devtools.simulator.device import SEOUL
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_ID = "http://127.0.0.1/"
 USERNAME = "demo"
 PASSWORD = "shelter-demo"  # noqa: S105  # a throwaway account of a throwaway local instance
+DOMAIN = "smartcity_ddc"
+
+WATER_SLAVE = 10
+#: (meter id, name, household size, leak in L/h, index now in litres);
+#: 1502호 has a dripping tap, so its meter shows how a leak is reported.
+METERS = (
+    ("apt101_1203", "101동 1203호", 1.0, 0.0, 412_380),
+    ("apt101_1502", "101동 1502호", 1.5, 4.0, 623_905),
+    ("shelter_tap", "Shelter fountain", 0.3, 0.0, 58_112),
+)
+BACKFILL_DAYS = 7
+GROUPS = "A = 101동 공용현관\nB = 102동 공용현관\nM = 관리사무소"
+#: Made-up holders; the demo's cards are fiction.
+NAMES = ("김민준", "이서연", "박도윤", "최하은", "정시우", "강지아", "조은우", "윤서준")
 
 CONFIGURATION = """\
 # Written by devtools/demo.py: a local demo instance on 127.0.0.1 only.
@@ -70,18 +91,41 @@ logger:
 
 
 class Demo:
-    """One demo run: its directory, processes and HTTP session."""
+    """One demo run: its directory, servers, processes and API access."""
 
-    def __init__(self, run_dir: Path, port: int, modbus_port: int) -> None:
-        """Prepare paths; nothing runs yet."""
+    def __init__(
+        self, run_dir: Path, port: int, modbus_port: int, *, feed_interval: float = 20.0
+    ) -> None:
+        """Prepare paths and servers; nothing runs yet."""
         self.run_dir = run_dir
         self.config_dir = run_dir / "config"
         self.port = port
         self.modbus_port = modbus_port
         self.url = f"http://127.0.0.1:{port}"
         self.simulator = SimulatorServer(port=modbus_port, framer="tcp")
+        self.shelter = ShelterDdc(seed=1)
+        self.water = WaterMeterBank(
+            [meter[4] for meter in METERS],
+            scales=[meter[2] for meter in METERS],
+            leaks=[meter[3] for meter in METERS],
+            seed=2,
+        )
+        self.mariadb = MariaDbServer(durable=False, base_dir=run_dir)
+        self.account: Account
+        #: Config entry id of each kind, once added.
+        self.entries: dict[str, str] = {}
+        #: Seconds each start-up phase took.
+        self.timings: dict[str, float] = {}
+        self.feed_interval = feed_interval
         self.hass: asyncio.subprocess.Process | None = None
         self.token = ""
+        self.refresh_token = ""
+        self.dashboard = "smart-shelter"
+        self._feeder: asyncio.Task[None] | None = None
+        self._rng = random.Random(7)
+        self._issued: list[tuple[str, str, str, str, str]] = []
+
+    # --- files ---------------------------------------------------------------
 
     def write_config(self) -> None:
         """Create a fresh configuration directory with the integration linked in."""
@@ -92,8 +136,8 @@ class Demo:
             CONFIGURATION.format(port=self.port), encoding="utf-8"
         )
         (self.config_dir / "custom_components").mkdir()
-        (self.config_dir / "custom_components" / "smartcity_ddc").symlink_to(
-            ROOT / "custom_components" / "smartcity_ddc"
+        (self.config_dir / "custom_components" / DOMAIN).symlink_to(
+            ROOT / "custom_components" / DOMAIN
         )
         onboarding = {
             "version": 4,
@@ -105,11 +149,15 @@ class Demo:
             json.dumps(onboarding), encoding="utf-8"
         )
 
+    # --- lifecycle -------------------------------------------------------------
+
     async def start(self) -> None:
-        """Start the simulator and Home Assistant, then onboard and configure."""
+        """Start every server and Home Assistant, then onboard and configure."""
         self.write_config()
-        self.simulator.add_device(1, ShelterDdc(seed=1))
+        self.simulator.add_device(1, self.shelter)
+        self.simulator.add_device(WATER_SLAVE, self.water)
         await self.simulator.start()
+        await asyncio.to_thread(self._start_mariadb)
         log = (self.run_dir / "hass.log").open("wb")
         self.hass = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).parent / "hass"),
@@ -121,9 +169,63 @@ class Demo:
             start_new_session=True,
         )
         async with aiohttp.ClientSession() as session:
-            await self._wait_until_up(session)
-            await self._onboard(session)
-            await self._add_ddc(session)
+            for phase in (
+                self._wait_until_up,
+                self._onboard,
+                self._add_ddc,
+                self._add_cards,
+                self._add_water,
+                self._backfill_water,
+                self._wait_for_statistics,
+                self._create_dashboard,
+            ):
+                started = time.monotonic()
+                await phase(session)
+                self.timings[phase.__name__.strip("_")] = round(
+                    time.monotonic() - started, 2
+                )
+        self._feeder = asyncio.create_task(self._feed_cards())
+
+    def _start_mariadb(self) -> None:
+        """Start MariaDB with the interface table and a first batch of issued cards."""
+        self.mariadb.start()
+        self.account = self.mariadb.create_account("complex")
+        self.mariadb.execute(card_table_ddl(), database=self.account.database)
+        for _ in range(30):
+            self._insert_card_row(issue_only=True)
+        for _ in range(6):
+            self._insert_card_row()
+
+    def _insert_card_row(self, *, issue_only: bool = False) -> None:
+        """Write one row as the access-control server would: mostly issues, some deletions."""
+        roll = 1.0 if issue_only else self._rng.random()
+        if self._issued and roll < 0.2:
+            row = (*self._issued.pop(self._rng.randrange(len(self._issued))), "D")
+        elif roll < 0.25:
+            # Now and then a vendor bug: a row the sync must reject and report, not drop.
+            row = ("", self._rng.choice(NAMES), "A", "101", "1203", "I")
+        else:
+            dong = self._rng.choice(("101", "102"))
+            ho = f"{self._rng.randint(1, 15)}{self._rng.randint(1, 4):02d}"
+            group = {"101": "A", "102": "B"}[dong]
+            if self._rng.random() < 0.1:
+                dong, ho, group = "9999", "9999", "M"
+            card = f"{self._rng.randint(10**9, 10**10 - 1)}"
+            name = self._rng.choice(NAMES)
+            self._issued.append((card, name, group, dong, ho))
+            row = (card, name, group, dong, ho, "I")
+        self.mariadb.execute(
+            "INSERT INTO t_card_issue_if (card_no, user_name, io_group_id, dong_code, ho_code, issue_flag) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            row,
+            database=self.account.database,
+        )
+
+    async def _feed_cards(self) -> None:
+        """Keep writing card rows so the sync has something to do."""
+        while True:
+            await asyncio.sleep(self.feed_interval)
+            await asyncio.to_thread(self._insert_card_row)
 
     async def _wait_until_up(
         self, session: aiohttp.ClientSession, limit: float = 180
@@ -163,7 +265,11 @@ class Demo:
         }
         async with session.post(f"{self.url}/auth/token", data=form) as response:
             response.raise_for_status()
-            self.token = (await response.json())["access_token"]
+            tokens = await response.json()
+            self.token, self.refresh_token = (
+                tokens["access_token"],
+                tokens["refresh_token"],
+            )
         body = {"client_id": CLIENT_ID, "redirect_uri": f"{CLIENT_ID}?auth_callback=1"}
         async with session.post(
             f"{self.url}/api/onboarding/integration", json=body, headers=self._auth
@@ -174,33 +280,45 @@ class Demo:
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    async def flow(
-        self, session: aiohttp.ClientSession, *steps: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Run a config flow of the integration through the HTTP API, step by step."""
+    # --- configuration through Home Assistant's APIs -----------------------------
+
+    async def _post(
+        self, session: aiohttp.ClientSession, path: str, body: dict[str, Any]
+    ) -> Any:
+        """POST to Home Assistant's REST API."""
         async with session.post(
-            f"{self.url}/api/config/config_entries/flow",
-            json={"handler": "smartcity_ddc"},
-            headers=self._auth,
+            f"{self.url}{path}", json=body, headers=self._auth
         ) as response:
-            response.raise_for_status()
-            result: dict[str, Any] = await response.json()
+            if response.status >= 400:
+                raise RuntimeError(f"{path}: {response.status} {await response.text()}")
+            return await response.json()
+
+    async def flow(
+        self,
+        session: aiohttp.ClientSession,
+        kind: str,
+        handler: str,
+        *steps: dict[str, Any],
+    ) -> Any:
+        """Run a config ('config') or options ('options') flow step by step."""
+        base = f"/api/config/config_entries/{'flow' if kind == 'config' else 'options/flow'}"
+        result = await self._post(session, base, {"handler": handler})
         for step in steps:
-            async with session.post(
-                f"{self.url}/api/config/config_entries/flow/{result['flow_id']}",
-                json=step,
-                headers=self._auth,
-            ) as response:
-                response.raise_for_status()
-                result = await response.json()
+            result = await self._post(session, f"{base}/{result['flow_id']}", step)
+            if result.get("errors"):
+                raise RuntimeError(
+                    f"{handler} step {result.get('step_id')}: {result['errors']}"
+                )
         if result.get("type") != "create_entry":
-            raise RuntimeError(f"config flow did not finish: {result}")
+            raise RuntimeError(f"flow did not finish: {result}")
         return result
 
     async def _add_ddc(self, session: aiohttp.ClientSession) -> None:
         """Add the simulated shelter's DDC."""
-        await self.flow(
+        result = await self.flow(
             session,
+            "config",
+            DOMAIN,
             {"next_step_id": "ddc"},
             {"transport": "tcp"},
             {
@@ -210,25 +328,358 @@ class Demo:
                 "scan_interval": 5,
             },
         )
+        self.entries["ddc"] = result["result"]["entry_id"]
 
-    def write_ready_file(self, path: Path) -> None:
-        """Tell a test where the demo is and how to log in."""
-        path.write_text(
-            json.dumps(
-                {
-                    "url": self.url,
-                    "username": USERNAME,
-                    "password": PASSWORD,
-                    "token": self.token,
-                    "modbus_port": self.modbus_port,
-                    "pid": os.getpid(),
-                }
-            ),
-            encoding="utf-8",
+    async def _add_cards(self, session: aiohttp.ClientSession) -> None:
+        """Add the card sync against the local MariaDB and name its access groups."""
+        result = await self.flow(
+            session,
+            "config",
+            DOMAIN,
+            {"next_step_id": "cards"},
+            {
+                "host": "127.0.0.1",
+                "port": self.mariadb.port,
+                "database": self.account.database,
+                "username": self.account.user,
+                "password": self.account.password,
+                "scan_interval": 15,
+            },
+        )
+        self.entries["cards"] = result["result"]["entry_id"]
+        await self.flow(
+            session,
+            "options",
+            self.entries["cards"],
+            {"next_step_id": "cards_groups"},
+            {"groups": GROUPS},
         )
 
+    async def _add_water(self, session: aiohttp.ClientSession) -> None:
+        """Add a water site whose meters are read from the simulated data collector."""
+        result = await self.flow(
+            session,
+            "config",
+            DOMAIN,
+            {"next_step_id": "water"},
+            {"name": "Demo complex"},
+        )
+        self.entries["water"] = result["result"]["entry_id"]
+        for number, (meter_id, name, *_rest) in enumerate(METERS):
+            await self.flow(
+                session,
+                "options",
+                self.entries["water"],
+                {"next_step_id": "water_add"},
+                {
+                    "meter_id": meter_id,
+                    "name": name,
+                    "q3": 2.5,
+                    "q4": 3.125,
+                    "source": "modbus",
+                },
+                {
+                    "transport": "tcp",
+                    "host": "127.0.0.1",
+                    "port": self.modbus_port,
+                    "slave": WATER_SLAVE,
+                    "register": 2 * number,
+                    "register_kind": "holding",
+                    "scale": 0.001,
+                    "word_order": "big",
+                },
+            )
+            # Saving options reloads the site; a save during that reload would
+            # not reload it again, so add the next meter once this one is in.
+            await self._wait_for_meters(session, [meter_id])
+
+    async def _wait_for_meters(
+        self, session: aiohttp.ClientSession, meter_ids: list[str], limit: float = 120
+    ) -> None:
+        """Wait until the water site has reloaded with these meters (saving options reloads it)."""
+        wanted = {
+            f"{self.entries['water']}_water_{meter_id}_" for meter_id in meter_ids
+        }
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            (entities,) = await self.websocket(
+                session, {"type": "config/entity_registry/list"}
+            )
+            present = {
+                prefix
+                for prefix in wanted
+                for e in entities
+                if e.get("unique_id", "").startswith(prefix)
+            }
+            if present == wanted:
+                return
+            await asyncio.sleep(0.5)
+        raise TimeoutError(f"water meters {sorted(meter_ids)} did not appear")
+
+    async def _backfill_water(self, session: aiohttp.ClientSession) -> None:
+        """Push a week of hourly readings, as a meter-data platform catching up would."""
+        now = datetime.now(SEOUL)
+        latest = (now - timedelta(minutes=30)).replace(
+            minute=0, second=0, microsecond=0
+        )
+        hours = [latest - timedelta(hours=h) for h in range(BACKFILL_DAYS * 24)]
+        for number, (meter_id, _name, scale, leak, _litres) in enumerate(METERS):
+            # Walk back from the index the collector shows now, hour by hour.
+            litres = self.water.index(number) - WaterMeterBank.usage_between(
+                latest, now, scale, leak
+            )
+            readings = []
+            for moment in hours:
+                readings.append((moment, litres))
+                litres -= WaterMeterBank.usage_between(
+                    moment - timedelta(hours=1), moment, scale, leak
+                )
+            for moment, index in reversed(readings):  # oldest first
+                await self._post(
+                    session,
+                    f"/api/services/{DOMAIN}/record_water_reading",
+                    {
+                        "meter": meter_id,
+                        "timestamp": moment.isoformat(),
+                        "index": round(index / 1000, 3),
+                    },
+                )
+
+    async def _wait_for_statistics(
+        self, session: aiohttp.ClientSession, limit: float = 180
+    ) -> None:
+        """Wait until the recorder holds every meter's hourly statistics up to the last backfilled hour."""
+        ids = [f"{DOMAIN}:water_{meter[0]}" for meter in METERS]
+        now = datetime.now(SEOUL)
+        latest = (now - timedelta(minutes=30)).replace(
+            minute=0, second=0, microsecond=0
+        )
+        deadline = time.monotonic() + limit
+        info: dict[str, Any] = {}
+        newest: dict[str, float] = {}
+        while time.monotonic() < deadline:
+            info, rows = await self.websocket(
+                session,
+                {"type": "recorder/info"},
+                {
+                    "type": "recorder/statistics_during_period",
+                    "start_time": (latest - timedelta(hours=1)).isoformat(),
+                    "statistic_ids": ids,
+                    "period": "hour",
+                    "types": ["sum"],
+                },
+            )
+            newest = {
+                statistic: max((row["start"] for row in values), default=0)
+                for statistic, values in rows.items()
+            }
+            if (
+                info["backlog"] == 0
+                and set(newest) == set(ids)
+                # The last complete hour ends at the last backfilled reading.
+                and all(
+                    start >= (latest.timestamp() - 3600) * 1000
+                    for start in newest.values()
+                )
+            ):
+                return
+            await asyncio.sleep(1)
+        raise TimeoutError(
+            f"the recorder did not catch up with the water readings: backlog {info['backlog']}, "
+            f"newest rows {newest}, wanted {latest.timestamp() * 1000}"
+        )
+
+    async def websocket(
+        self, session: aiohttp.ClientSession, *messages: dict[str, Any]
+    ) -> list[Any]:
+        """Send websocket commands in order and return their results."""
+        results = []
+        async with session.ws_connect(f"{self.url}/api/websocket") as ws:
+            await ws.receive_json()
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            if (await ws.receive_json())["type"] != "auth_ok":
+                raise RuntimeError("websocket authentication failed")
+            for number, message in enumerate(messages, start=1):
+                await ws.send_json({"id": number, **message})
+                while (answer := await ws.receive_json()).get("id") != number:
+                    pass
+                if not answer.get("success"):
+                    raise RuntimeError(f"{message['type']}: {answer.get('error')}")
+                results.append(answer.get("result"))
+        return results
+
+    async def _create_dashboard(self, session: aiohttp.ClientSession) -> None:
+        """Create the Shelter dashboard from the integration's entities."""
+        (entities,) = await self.websocket(
+            session, {"type": "config/entity_registry/list"}
+        )
+        ours = [
+            e for e in entities if e["platform"] == DOMAIN and not e.get("disabled_by")
+        ]
+
+        def pick(
+            kind: str, domain: str, *, contains: str = "", category: str | None = None
+        ) -> list[dict[str, str]]:
+            """Rows for a card: the entry's entities of a domain, named without their device's name."""
+            return [
+                {
+                    "entity": e["entity_id"],
+                    "name": _short_name(e["entity_id"]) or e["original_name"],
+                }
+                if _short_name(e["entity_id"]) or e["original_name"]
+                else {"entity": e["entity_id"]}
+                for e in sorted(ours, key=lambda e: e["entity_id"])
+                if e["config_entry_id"] == self.entries[kind]
+                and e["entity_id"].startswith(f"{domain}.")
+                and contains in e["entity_id"]
+                and e.get("entity_category") == category
+            ]
+
+        def ids(rows: list[dict[str, str]]) -> list[str]:
+            return [row["entity"] for row in rows]
+
+        water_stats = [f"{DOMAIN}:water_{meter_id}" for meter_id, *_rest in METERS]
+        config = {
+            "title": "Smart shelter",
+            "views": [
+                {
+                    "title": "Shelter",
+                    "path": "shelter",
+                    "icon": "mdi:bus-stop-covered",
+                    "cards": [
+                        {
+                            "type": "entities",
+                            "title": "Controls",
+                            "entities": pick("ddc", "switch"),
+                        },
+                        *(
+                            {"type": "thermostat", "entity": entity}
+                            for entity in ids(pick("ddc", "climate"))
+                        ),
+                        *(
+                            {
+                                "type": "tile",
+                                "entity": entity,
+                                "features": [{"type": "fan-speed"}],
+                            }
+                            for entity in ids(pick("ddc", "fan"))
+                        ),
+                        {
+                            "type": "glance",
+                            "title": "Air quality",
+                            "entities": pick("ddc", "sensor"),
+                            "columns": 4,
+                        },
+                        {
+                            "type": "entities",
+                            "title": "Door switches",
+                            "entities": pick("ddc", "binary_sensor"),
+                        },
+                        {
+                            "type": "calendar",
+                            "title": "Schedule",
+                            "entities": ids(pick("ddc", "calendar")),
+                            "initial_view": "listWeek",
+                        },
+                        {
+                            "type": "entities",
+                            "title": "Schedule times",
+                            "entities": ids(pick("ddc", "switch", category="config"))
+                            + ids(pick("ddc", "time", category="config")),
+                            "state_color": True,
+                        },
+                    ],
+                },
+                {
+                    "title": "Water",
+                    "path": "water",
+                    "icon": "mdi:water",
+                    "cards": [
+                        {
+                            "type": "statistics-graph",
+                            "title": "Water usage per day",
+                            "entities": water_stats,
+                            "stat_types": ["change"],
+                            "chart_type": "bar",
+                            "period": "day",
+                            "days_to_show": BACKFILL_DAYS + 1,
+                        },
+                        {
+                            "type": "statistics-graph",
+                            "title": "Water usage per hour",
+                            "entities": water_stats,
+                            "stat_types": ["change"],
+                            "chart_type": "line",
+                            "period": "hour",
+                            "days_to_show": 2,
+                        },
+                        {
+                            "type": "entities",
+                            "title": "Meters",
+                            "entities": ids(pick("water", "sensor", contains="status")),
+                        },
+                        {
+                            "type": "entities",
+                            "title": "Site (검침집계)",
+                            "entities": pick(
+                                "water", "sensor", contains="demo_complex"
+                            ),
+                        },
+                    ],
+                },
+                {
+                    "title": "Access cards",
+                    "path": "cards",
+                    "icon": "mdi:card-account-details",
+                    "cards": [
+                        {
+                            "type": "entities",
+                            "title": "Card sync",
+                            "entities": pick("cards", "sensor")
+                            + pick("cards", "binary_sensor", category="diagnostic"),
+                        },
+                    ],
+                },
+            ],
+        }
+        await self.websocket(
+            session,
+            {
+                "type": "lovelace/dashboards/create",
+                "url_path": self.dashboard,
+                "title": "Shelter",
+                "icon": "mdi:bus-stop-covered",
+                "show_in_sidebar": True,
+                "require_admin": False,
+                "mode": "storage",
+            },
+            {
+                "type": "lovelace/config/save",
+                "url_path": self.dashboard,
+                "config": config,
+            },
+        )
+
+    def ready_info(self) -> dict[str, Any]:
+        """Describe the running demo for a test or a person."""
+        return {
+            "url": self.url,
+            "dashboard": f"{self.url}/{self.dashboard}/shelter",
+            "username": USERNAME,
+            "password": PASSWORD,
+            "token": self.token,
+            "refresh_token": self.refresh_token,
+            "modbus_port": self.modbus_port,
+            "mariadb_port": self.mariadb.port,
+            "pid": os.getpid(),
+        }
+
     async def stop(self) -> None:
-        """Stop Home Assistant (gracefully, then by force) and the simulator."""
+        """Stop Home Assistant (gracefully, then by force), MariaDB and the simulator."""
+        if self._feeder is not None:
+            self._feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feeder
         if self.hass is not None and self.hass.returncode is None:
             self.hass.send_signal(signal.SIGTERM)
             try:
@@ -236,6 +687,7 @@ class Demo:
             except TimeoutError:
                 self.hass.kill()
                 await self.hass.wait()
+        await asyncio.to_thread(self.mariadb.stop)
         await self.simulator.stop()
 
 
@@ -251,14 +703,24 @@ async def main(args: argparse.Namespace) -> int:
     try:
         await demo.start()
         if args.ready_file:
-            demo.write_ready_file(Path(args.ready_file))
-        print(f"Smart shelter demo is ready: {demo.url}", flush=True)
-        print(f"  login: {USERNAME} / {PASSWORD}", flush=True)
+            Path(args.ready_file).write_text(
+                json.dumps(demo.ready_info()), encoding="utf-8"
+            )
         print(
-            f"  simulated DDC: Modbus TCP 127.0.0.1:{demo.modbus_port}, slave 1",
+            f"Smart shelter demo is ready: {demo.url}/{demo.dashboard}/shelter",
             flush=True,
         )
-        print("  Ctrl-C stops Home Assistant and the simulator.", flush=True)
+        print(f"  login: {USERNAME} / {PASSWORD}", flush=True)
+        print(
+            f"  simulated DDC: Modbus TCP 127.0.0.1:{demo.modbus_port}, slave 1 (water meters: slave 10)",
+            flush=True,
+        )
+        print(
+            f"  card interface table: MariaDB 127.0.0.1:{demo.mariadb.port}, new rows every 20 s",
+            flush=True,
+        )
+        print(f"  start-up (s): {demo.timings}", flush=True)
+        print("  Ctrl-C stops Home Assistant, MariaDB and the simulator.", flush=True)
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
         if demo.hass is not None:
             waiters.append(asyncio.ensure_future(demo.hass.wait()))
@@ -272,6 +734,29 @@ async def main(args: argparse.Namespace) -> int:
         await demo.stop()
     print("Demo stopped.", flush=True)
     return 0
+
+
+#: Names for entities named by their device class (the air-quality sensors).
+_SHORT_NAMES = {
+    "carbon_dioxide": "CO₂",
+    "pm2_5": "PM2.5",
+    "pm10": "PM10",
+    "pm1": "PM1.0",
+    "temperature": "Temperature",
+    "humidity": "Humidity",
+}
+
+
+def _short_name(entity_id: str) -> str:
+    """Return a short card label for a device-class-named entity, or ''."""
+    return next(
+        (
+            name
+            for suffix, name in _SHORT_NAMES.items()
+            if entity_id.endswith(f"_{suffix}")
+        ),
+        "",
+    )
 
 
 def cli() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Generator, Iterator
 from datetime import datetime
 from unittest.mock import PropertyMock, patch
 from zoneinfo import ZoneInfo
@@ -14,6 +14,7 @@ from syrupy.assertion import SnapshotAssertion
 # Imported before the hass fixture runs, so Home Assistant's loader finds the
 # package rather than the plugin's testing_config (see TOOLCHAIN.md).
 import custom_components.smartcity_ddc  # noqa: F401
+from devtools.mariadb import MariaDbServer
 from devtools.serial_bridge import SerialBridge
 from devtools.simulator import ShelterDdc, SimulatorServer
 
@@ -95,3 +96,10 @@ async def serial_ddc(
         server.add_device(1, ShelterDdc(clock=ddc_clock, seed=1))
         async with SerialBridge(server.port) as bridge:
             yield bridge.path, server
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDbServer]:
+    """One throwaway MariaDB on 127.0.0.1 (with TLS available) for the whole session."""
+    with MariaDbServer(tls=True, durable=False) as server:
+        yield server

@@ -177,6 +177,8 @@ class DdcCoordinator(DataUpdateCoordinator[Snapshot]):
             entry.options.get(CONF_POWER_RULE, PowerRule.REFUSE)
         )
         self.unreachable_since: datetime | None = None
+        #: Units whose entities must write their state even if unchanged.
+        self.republish: set[str] = set()
         self._value_problems: dict[str, str] = {}
 
     @property
@@ -251,21 +253,25 @@ class DdcCoordinator(DataUpdateCoordinator[Snapshot]):
         await super().async_shutdown()
         await line_pool(self.hass).release(self.client.line)
 
-    async def _command[T](self, command: Awaitable[T], unit_name: str) -> T:
+    async def _command[T](self, command: Awaitable[T], uid: str) -> T:
         """Run a command, translate its errors, then publish the confirmed state."""
+        failed = True
         try:
-            return await command
+            result = await command
         except DdcPowerRuleError as err:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="power_follows_schedule",
-                translation_placeholders={"unit": unit_name},
+                translation_placeholders={"unit": self.unit_name(uid)},
             ) from err
         except (DdcValueError, DdcNotWritableError) as err:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="invalid_value",
-                translation_placeholders={"unit": unit_name, "error": str(err)},
+                translation_placeholders={
+                    "unit": self.unit_name(uid),
+                    "error": str(err),
+                },
             ) from err
         except DdcError as err:
             raise HomeAssistantError(
@@ -273,13 +279,23 @@ class DdcCoordinator(DataUpdateCoordinator[Snapshot]):
                 translation_key=_error_key(err),
                 translation_placeholders={
                     "line": self.client.line.config.describe(),
-                    "unit": unit_name,
+                    "unit": self.unit_name(uid),
                     "error": str(err),
                 },
             ) from err
+        else:
+            failed = False
+            return result
         finally:
             if self.last_update_success:
-                self.async_set_updated_data(self.client.snapshot)
+                # After a refused or failed command the confirmed state may be
+                # unchanged; writing it anyway makes a frontend drop the
+                # optimistic "on" it showed while the command was running.
+                self.republish = {uid} if failed else set()
+                try:
+                    self.async_set_updated_data(self.client.snapshot)
+                finally:
+                    self.republish = set()
 
     def unit_name(self, uid: str) -> str:
         """Return a unit's name in the configured language."""
@@ -299,21 +315,18 @@ class DdcCoordinator(DataUpdateCoordinator[Snapshot]):
         """Switch a unit, applying the entry's power rule."""
         override = self.power_rule is PowerRule.MANUAL_OVERRIDE
         await self._command(
-            self.client.set_power(uid, on, manual_override=override),
-            self.unit_name(uid),
+            self.client.set_power(uid, on, manual_override=override), uid
         )
 
     async def async_set_value(self, uid: str, key: Key, value: Value) -> None:
         """Write a value (auto, mode, speed, target) and confirm it."""
-        await self._command(self.client.set_value(uid, key, value), self.unit_name(uid))
+        await self._command(self.client.set_value(uid, key, value), uid)
 
     async def async_set_window(
         self, uid: str, window: int, edge: str, value: time
     ) -> None:
         """Write a schedule window's start or end time and confirm it."""
-        await self._command(
-            self.client.set_window(uid, window, edge, value), self.unit_name(uid)
-        )
+        await self._command(self.client.set_window(uid, window, edge, value), uid)
 
 
 def _error_key(err: DdcError) -> str:

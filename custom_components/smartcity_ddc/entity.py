@@ -72,14 +72,21 @@ class DdcUnitEntity(CoordinatorEntity[DdcCoordinator]):
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        """Write the state only when this unit's values or the DDC's reachability changed.
+        """Write the state when this unit's values or the DDC's reachability changed.
 
         A poll or a command usually changes one or two units of a DDC; the
-        entities of the others would write the same state again.
+        entities of the others would write the same state again. After a
+        refused command to this unit the state is written even if unchanged.
         """
-        if (seen := self._seen()) != self._written:
-            self._written = seen
+        republish = self.unit.uid in self.coordinator.republish
+        if (seen := self._seen()) == self._written and not republish:
+            return
+        self._written = seen
+        self._attr_force_update = republish
+        try:
             super()._handle_coordinator_update()
+        finally:
+            self._attr_force_update = False
 
 
 # --- card sync ----------------------------------------------------------------------

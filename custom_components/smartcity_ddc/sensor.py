@@ -79,6 +79,8 @@ AIR_SENSORS: tuple[DdcSensorEntityDescription, ...] = (
     ),
     DdcSensorEntityDescription(
         key="voc",
+        # Home Assistant has no Korean name for this device class.
+        translation_key="voc",
         point=Key.VOC,
         device_class=SensorDeviceClass.VOLATILE_ORGANIC_COMPOUNDS_PARTS,
         native_unit_of_measurement=CONCENTRATION_PARTS_PER_BILLION,

@@ -20,6 +20,7 @@ from .device import (
     Window,
 )
 from .server import FramerName, ServerStats, SimulatorServer, crc16
+from .water import WaterMeterBank
 
 __all__ = [
     "COOLER_WINDOW_2",
@@ -33,6 +34,7 @@ __all__ = [
     "ServerStats",
     "ShelterDdc",
     "SimulatorServer",
+    "WaterMeterBank",
     "Window",
     "crc16",
 ]

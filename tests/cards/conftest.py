@@ -25,13 +25,6 @@ def _allow_sockets(socket_enabled: None) -> None:
     """Let the tests connect to MariaDB on 127.0.0.1 (pytest-socket blocks sockets)."""
 
 
-@pytest.fixture(scope="session")
-def mariadb() -> Iterator[MariaDbServer]:
-    """One throwaway MariaDB (with TLS available) for the whole session."""
-    with MariaDbServer(tls=True, durable=False) as server:
-        yield server
-
-
 @pytest.fixture(scope="module")
 def mariadb_private() -> Iterator[MariaDbServer]:
     """A MariaDB without TLS that tests may shut down and restart."""

@@ -29,12 +29,7 @@ async def test_values_follow_the_ddc_and_bad_values_are_unavailable(
     ddc.set("input", 138, 45000)  # VOC above 32767: read unsigned
     ddc.set("input", 139, -52)  # -5.2 °C: signed x10
     await setup_platforms.runtime_data.async_refresh()
-    assert (
-        hass.states.get(
-            "sensor.air_quality_sensor_volatile_organic_compounds_parts"
-        ).state
-        == "45000"
-    )
+    assert hass.states.get("sensor.air_quality_sensor_voc").state == "45000"
     assert hass.states.get("sensor.air_quality_sensor_temperature").state == "-5.2"
     ddc.faults.garbage[("input", 140)] = 1500  # 150 % humidity
     await setup_platforms.runtime_data.async_refresh()

@@ -112,3 +112,18 @@ async def test_unreadable_status_makes_only_that_switch_unavailable(
     await setup_platforms.runtime_data.async_refresh()
     assert hass.states.get("switch.automatic_door_1").state == STATE_UNAVAILABLE
     assert hass.states.get("switch.automatic_door_2").state == STATE_OFF
+
+
+async def test_refused_command_rewrites_the_state_so_no_ui_keeps_its_guess(
+    hass: HomeAssistant, setup_platforms: MockConfigEntry
+) -> None:
+    before = hass.states.get("switch.interior_light_1")
+    other = hass.states.get("switch.interior_light_2")
+    with pytest.raises(ServiceValidationError):
+        await call(hass, "switch", "turn_on", "switch.interior_light_1")
+    after = hass.states.get("switch.interior_light_1")
+    # Same confirmed state, written again: a frontend's optimistic toggle flips back.
+    assert after.state == before.state == STATE_OFF
+    assert after.last_updated > before.last_updated
+    # Other units are not rewritten.
+    assert hass.states.get("switch.interior_light_2").last_updated == other.last_updated
