@@ -166,7 +166,7 @@ CASES = (
     ),
     FaultCase("connection dropped at every request", _drop_every(1), outage=True),
     FaultCase("slave silent", _silent, outage=True),
-    FaultCase("slow responses just under the timeout", _slow(0.7), logged=False),
+    FaultCase("slow responses just under the timeout", _slow(0.6), logged=False),
     FaultCase("slow responses just over the timeout", _slow(1.4), outage=True),
     FaultCase(
         "illegal address on one register inside a block",
