@@ -9,14 +9,18 @@ from homeassistant.components.calendar import (
     CalendarEntityDescription,
     CalendarEvent,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .coordinator import DdcConfigEntry, DdcCoordinator
+from .ddc import ScheduleWindow
 from .entity import DdcEntity
 
 PARALLEL_UPDATES = 0
+
+#: What the calendar's events are computed from: reachability, each unit's mode and windows.
+type _Schedule = tuple[bool, tuple[tuple[bool | None, tuple[ScheduleWindow, ...]], ...]]
 
 SCHEDULE = CalendarEntityDescription(key="schedule", translation_key="schedule")
 
@@ -43,6 +47,34 @@ class ScheduleCalendar(DdcEntity, CalendarEntity):
     ) -> None:
         """Bind to the DDC device."""
         super().__init__(coordinator, description)
+        self._written: _Schedule | None = None
+
+    def _seen(self) -> _Schedule:
+        """Return what the events are computed from."""
+        data = self.coordinator.data
+        return (
+            self.coordinator.last_update_success,
+            tuple(
+                (data.unit(unit.uid).auto, data.unit(unit.uid).windows)
+                for unit in self.coordinator.profile.units
+            ),
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Remember what the state written on adding is computed from."""
+        await super().async_added_to_hass()
+        self._written = self._seen()
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when a schedule mode or window (or reachability) changed.
+
+        Home Assistant's calendar wakes itself at each event's start and end,
+        so a poll that changed only measured values has nothing to say here.
+        """
+        if (seen := self._seen()) != self._written:
+            self._written = seen
+            super()._handle_coordinator_update()
 
     def _events_on(self, day: date) -> list[CalendarEvent]:
         """Return the events that start on a local day."""

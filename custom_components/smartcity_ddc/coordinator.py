@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
 from datetime import datetime, time, timedelta
+import functools
+import json
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -118,7 +120,23 @@ def entry_unique_id(data: Mapping[str, Any]) -> str:
 
 
 def build_profile(options: Mapping[str, Any]) -> Profile:
-    """Return the effective profile of an entry (reads the built-in file: run in an executor)."""
+    """Return the effective profile of an entry (reads the built-in file: run in an executor).
+
+    Profiles are immutable, so DDCs with the same layout share one: a site
+    with a hundred shelters parses the layout once, not a hundred times at
+    every start.
+    """
+    layout = {
+        key: options.get(key)
+        for key in (CONF_PROFILE, CONF_REMOVED_UNITS, CONF_UNIT_PORTS, CONF_ADDED_UNITS)
+    }
+    return _build_profile(json.dumps(layout, sort_keys=True, ensure_ascii=False))
+
+
+@functools.lru_cache(maxsize=16)
+def _build_profile(layout_json: str) -> Profile:
+    """Build a profile from the layout options, as JSON so that it can be cached."""
+    options = json.loads(layout_json)
     text = options.get(CONF_PROFILE) or standard_profile_text()
     data, lines = parse_profile_text(text)
     if (
@@ -128,9 +146,9 @@ def build_profile(options: Mapping[str, Any]) -> Profile:
     ):
         data = customize_layout(
             data,
-            removed=options.get(CONF_REMOVED_UNITS, []),
-            ports=options.get(CONF_UNIT_PORTS, {}),
-            added=options.get(CONF_ADDED_UNITS, []),
+            removed=options.get(CONF_REMOVED_UNITS) or [],
+            ports=options.get(CONF_UNIT_PORTS) or {},
+            added=options.get(CONF_ADDED_UNITS) or [],
         )
     return profile_from_data(data, lines)
 
@@ -161,6 +179,7 @@ class DdcCoordinator(DataUpdateCoordinator[Snapshot]):
         self.unreachable_since: datetime | None = None
         #: Units whose entities must write their state even if unchanged.
         self.republish: set[str] = set()
+        self._value_problems: dict[str, str] = {}
 
     @property
     def profile(self) -> Profile:
@@ -188,7 +207,24 @@ class DdcCoordinator(DataUpdateCoordinator[Snapshot]):
         if self.unreachable_since is not None:
             self.unreachable_since = None
             ir.async_delete_issue(self.hass, DOMAIN, self._repair_id)
+        self._report_values(snapshot)
         return snapshot
+
+    def _report_values(self, snapshot: Snapshot) -> None:
+        """Log once when values turn unavailable (refused or invalid) and once when they are back."""
+        problems = dict.fromkeys(map(str, snapshot.refused), "refused by the DDC")
+        problems |= dict.fromkeys(snapshot.invalid, "invalid value")
+        if new := sorted(problems.keys() - self._value_problems.keys()):
+            LOGGER.info(
+                "%s: shown as unavailable: %s",
+                self.config_entry.title,
+                ", ".join(f"{key} ({problems[key]})" for key in new),
+            )
+        if back := sorted(self._value_problems.keys() - problems.keys()):
+            LOGGER.info(
+                "%s: readable again: %s", self.config_entry.title, ", ".join(back)
+            )
+        self._value_problems = problems
 
     def _note_outage(self) -> None:
         """Raise a repair issue once the DDC has been unreachable for long."""
@@ -328,6 +364,9 @@ async def async_setup_ddc_entry(hass: HomeAssistant, entry: DdcConfigEntry) -> N
     coordinator = DdcCoordinator(
         hass, entry, DdcClient(line, entry.data[CONF_SLAVE], profile)
     )
+    if coordinator.update_interval is not None:
+        # A gateway that is back must be found by this DDC's next poll.
+        line.limit_backoff(coordinator.update_interval.total_seconds() / 2)
     entry.runtime_data = coordinator
     await coordinator.async_config_entry_first_refresh()
 

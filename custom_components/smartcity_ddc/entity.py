@@ -36,6 +36,7 @@ class DdcUnitEntity(CoordinatorEntity[DdcCoordinator]):
     """An entity of one unit; unavailable whenever its value is unknown."""
 
     _attr_has_entity_name = True
+    _written: tuple[bool, UnitState] | None = None
 
     def __init__(
         self, coordinator: DdcCoordinator, unit: Unit, description: EntityDescription
@@ -60,10 +61,28 @@ class DdcUnitEntity(CoordinatorEntity[DdcCoordinator]):
         """Return this unit's part of the latest snapshot."""
         return self.coordinator.data.unit(self.unit.uid)
 
+    def _seen(self) -> tuple[bool, UnitState]:
+        """Return what this entity's state is computed from."""
+        return (self.coordinator.last_update_success, self.unit_state)
+
+    async def async_added_to_hass(self) -> None:
+        """Remember what the state written on adding is computed from."""
+        await super().async_added_to_hass()
+        self._written = self._seen()
+
     @callback
     def _handle_coordinator_update(self) -> None:
-        """Write the state; after a refused command to this unit, even if unchanged."""
-        self._attr_force_update = self.unit.uid in self.coordinator.republish
+        """Write the state when this unit's values or the DDC's reachability changed.
+
+        A poll or a command usually changes one or two units of a DDC; the
+        entities of the others would write the same state again. After a
+        refused command to this unit the state is written even if unchanged.
+        """
+        republish = self.unit.uid in self.coordinator.republish
+        if (seen := self._seen()) == self._written and not republish:
+            return
+        self._written = seen
+        self._attr_force_update = republish
         try:
             super()._handle_coordinator_update()
         finally:

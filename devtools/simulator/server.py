@@ -15,7 +15,8 @@ Requests on one connection are served in order; partial frames wait for the
 rest, several frames in one segment are all served. Slave id 0 is broadcast:
 writes go to every device, nothing is answered.
 
-Line faults: ``delay``, ``drop_connections()``, ``drop_on_request(n)``,
+Line faults: ``delay``, ``drop_connections()``, ``drop_on_request(n)`` (once),
+``drop_every`` (every connection at its n-th request),
 ``refuse_connections()`` / ``restart()``; ``clear_faults()`` resets them and
 every device's faults.
 """
@@ -302,6 +303,8 @@ class SimulatorServer:
         self.stats = ServerStats()
         self.delay = 0.0
         """Line fault: seconds to wait before every response."""
+        self._drop_every = 0
+        self._served: dict[asyncio.StreamWriter, int] = {}
         self._devices: dict[int, ModbusDevice] = {}
         self._listener: asyncio.Server | None = None
         self._connections: dict[asyncio.StreamWriter, asyncio.Task[None]] = {}
@@ -373,6 +376,19 @@ class SimulatorServer:
             writer.close()
             task.cancel()
 
+    @property
+    def drop_every(self) -> int:
+        """Line fault: close every connection at its n-th request from now on (0: off)."""
+        return self._drop_every
+
+    @drop_every.setter
+    def drop_every(self, n: int) -> None:
+        """Start (n >= 1) or stop (0) dropping; open connections count from now."""
+        if n < 0:
+            raise ValueError("n counts from 1; 0 switches the fault off")
+        self._drop_every = n
+        self._served.clear()
+
     def drop_on_request(self, n: int = 1) -> None:
         """Close the connection when the n-th next request arrives, instead of answering it."""
         if n < 1:
@@ -397,6 +413,7 @@ class SimulatorServer:
     async def clear_faults(self) -> None:
         """Reset line faults and every device's faults; listen again if refusing."""
         self.delay = 0.0
+        self.drop_every = 0
         self._drop_countdown = 0
         for device in self._devices.values():
             device.faults.clear()
@@ -443,6 +460,9 @@ class SimulatorServer:
                     self.stats.frame_errors += errors
                 for frame in frames:
                     self._count_request(frame)
+                    served = self._served[writer] = self._served.get(writer, 0) + 1
+                    if served == self._drop_every:
+                        return
                     if self._drop_countdown:
                         self._drop_countdown -= 1
                         if not self._drop_countdown:
@@ -460,6 +480,7 @@ class SimulatorServer:
             pass
         finally:
             self._connections.pop(writer, None)
+            self._served.pop(writer, None)
             writer.close()
 
     def _count_request(self, frame: Frame) -> None:

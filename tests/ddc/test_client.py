@@ -108,6 +108,38 @@ async def test_full_poll_reads_the_standard_shelter_in_five_requests(
     assert snapshot.raw[RegisterRef(RegisterKind.HOLDING, 352)] == 1
 
 
+async def test_a_poll_decodes_again_only_the_units_whose_registers_changed(
+    client: DdcClient, ddc: ShelterDdc
+) -> None:
+    before = await client.poll()
+    ddc.set("input", 134, 80)  # PM10
+    after = await client.poll()
+    assert after.unit("d061_u001").pm10 == 80
+    assert before.unit("d061_u001").pm10 == 35
+    unchanged = [uid for uid in before.units if uid != "d061_u001"]
+    assert all(after.units[uid] is before.units[uid] for uid in unchanged)
+    ddc.set_port(5, power=True)  # heated bench 1 switched on by another master
+    again = await client.poll()
+    assert again.unit("d041_u001").power is True
+    assert again.units["d061_u001"] is after.units["d061_u001"]
+
+
+async def test_snapshot_names_refused_registers_and_invalid_values(
+    client: DdcClient, ddc: ShelterDdc
+) -> None:
+    ddc.faults.garbage[("input", 140)] = 1500  # 150 % humidity
+    ddc.faults.exception_ranges.append(("input", 136, 136, 2))
+    snapshot = await client.poll()
+    assert snapshot.invalid == {"d061_u001.humidity"}
+    assert snapshot.refused == {RegisterRef(RegisterKind.INPUT, 136)}
+    assert snapshot.unit("d061_u001").humidity is None
+    ddc.set("input", 134, 80)  # another value of the same unit changes
+    assert (await client.poll()).invalid == {"d061_u001.humidity"}
+    ddc.faults.clear()
+    snapshot = await client.poll()
+    assert (snapshot.invalid, snapshot.refused) == (frozenset(), frozenset())
+
+
 async def test_live_poll_skips_schedule_windows_until_they_are_due(
     make_line: Callable[..., ModbusLine], simulator: SimulatorServer, ddc: ShelterDdc
 ) -> None:
@@ -448,6 +480,32 @@ async def test_unreachable_line_backs_off_then_recovers(
     assert line.stats.connect_failures == 2
     await simulator.restart()
     clock.now += 10
+    assert (await client.poll()).unit("d061_u001").co2 == 650
+    await line.close()
+
+
+async def test_back_off_stays_under_the_limit_a_poller_sets(
+    simulator: SimulatorServer,
+) -> None:
+    clock = ManualClock()
+    line = ModbusLine(
+        LineConfig(
+            transport=Transport.TCP, host="127.0.0.1", port=simulator.port, timeout=0.5
+        ),
+        clock=clock,
+    )
+    line.limit_backoff(5.0)
+    line.limit_backoff(30.0)  # a slower poller on the same line changes nothing
+    client = DdcClient(line, 1, standard_profile(), clock=clock)
+    simulator.refuse_connections()
+    for _ in range(8):
+        # Polls every 10 s come up to a second early.
+        clock.now += 9
+        with pytest.raises(DdcConnectionError, match="cannot connect"):
+            await client.poll()
+    assert line.stats.connect_failures == 8  # every poll tried the line
+    await simulator.clear_faults()
+    clock.now += 9
     assert (await client.poll()).unit("d061_u001").co2 == 650
     await line.close()
 

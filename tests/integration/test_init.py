@@ -5,8 +5,14 @@ from __future__ import annotations
 import logging
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_OFF, STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.const import (
+    EVENT_HOMEASSISTANT_STOP,
+    EVENT_STATE_CHANGED,
+    EVENT_STATE_REPORTED,
+    STATE_OFF,
+    STATE_UNAVAILABLE,
+)
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 import pytest
@@ -17,8 +23,8 @@ from custom_components.smartcity_ddc.const import (
     CONF_REMOVED_UNITS,
     DOMAIN,
 )
-from custom_components.smartcity_ddc.coordinator import DATA_LINES
-from custom_components.smartcity_ddc.ddc import standard_profile_text
+from custom_components.smartcity_ddc.coordinator import DATA_LINES, build_profile
+from custom_components.smartcity_ddc.ddc import ProfileError, standard_profile_text
 from devtools.simulator import ShelterDdc, SimulatorServer
 
 SWITCH = "switch.heated_bench_1"
@@ -261,3 +267,55 @@ async def test_profile_override_is_used(
     await hass.async_block_till_done()
     assert hass.states.get("switch.warm_seat") is not None
     await hass.config_entries.async_unload(ddc_entry.entry_id)
+
+
+async def test_a_poll_writes_only_the_entities_whose_values_changed(
+    hass: HomeAssistant,
+    setup_ddc: MockConfigEntry,
+    ddc: ShelterDdc,
+    simulator: SimulatorServer,
+) -> None:
+    written: list[str] = []
+
+    @callback
+    def collect(event: Event) -> None:
+        if event.data["entity_id"].split(".")[0] != "sensor" or "pm10" in str(
+            event.data["entity_id"]
+        ):
+            written.append(event.data["entity_id"])
+
+    @callback
+    def every(_data: object) -> bool:
+        return True
+
+    for event_type in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED):
+        hass.bus.async_listen(event_type, collect, event_filter=every)
+    await setup_ddc.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    assert written == []  # nothing changed: no entity writes, not even the calendar
+    ddc.set("input", 134, 80)  # PM10
+    await setup_ddc.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    assert written == ["sensor.air_quality_sensor_pm10"]
+    assert hass.states.get("sensor.air_quality_sensor_pm10").state == "80"
+    # An outage reaches every entity.
+    written.clear()
+    simulator.refuse_connections()
+    await setup_ddc.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    entities = {
+        state.entity_id
+        for state in hass.states.async_all()
+        if state.entity_id.split(".")[0] != "sensor" or "pm10" in state.entity_id
+    }
+    assert set(written) == entities
+    assert all(hass.states.get(e).state == STATE_UNAVAILABLE for e in entities)
+
+
+def test_ddcs_with_one_layout_share_one_parsed_profile() -> None:
+    assert build_profile({}) is build_profile({"scan_interval": 30})
+    custom = build_profile({CONF_REMOVED_UNITS: ["d021.u001"]})
+    assert custom is not build_profile({})
+    assert "d021_u001" not in {unit.uid for unit in custom.units}
+    with pytest.raises(ProfileError):
+        build_profile({CONF_PROFILE: "units: []"})

@@ -147,6 +147,28 @@ async def test_drop_on_request(make_server, make_raw) -> None:
         server.drop_on_request(0)
 
 
+async def test_drop_every_closes_each_connection_at_its_nth_request(
+    make_server, make_raw
+) -> None:
+    server = await make_server()
+    early = await make_raw(server)
+    for _ in range(3):
+        assert await early.request(1, read_pdu(352, 1)) == bytes([3, 2, 0, 1])
+    server.drop_every = 2  # an open connection counts from now
+    assert await early.request(1, read_pdu(352, 1)) == bytes([3, 2, 0, 1])
+    await early.send(mbap(2, 1, read_pdu(352, 1)))
+    assert await early.at_eof()
+    for _ in range(2):
+        peer = await make_raw(server)
+        assert await peer.request(1, read_pdu(352, 1)) == bytes([3, 2, 0, 1])
+        await peer.send(mbap(2, 1, read_pdu(352, 1)))
+        assert await peer.at_eof()
+    await server.clear_faults()
+    peer = await make_raw(server)
+    for _ in range(3):
+        assert await peer.request(1, read_pdu(352, 1)) == bytes([3, 2, 0, 1])
+
+
 async def test_drop_on_request_seen_by_pymodbus(make_server, make_client) -> None:
     server = await make_server()
     client = await make_client(server, response_timeout=0.3)

@@ -32,7 +32,7 @@ from .errors import (
 )
 from .planner import DEFAULT_WIRE, ReadRequest, WireModel, plan_reads
 from .profile import Key, Point, Profile, RegisterKind, RegisterRef, Unit, WindowField
-from .state import Snapshot, decode_point, decode_snapshot
+from .state import Snapshot, decode_point, decode_snapshot, unit_registers
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -40,15 +40,19 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 
-_PYMODBUS_DUPLICATES: Final = ("Exception response", "No response received")
+_PYMODBUS_DUPLICATES: Final = (
+    "Exception response",
+    "No response received",
+    "Failed to connect",
+)
 
 
 def _not_a_duplicate(record: logging.LogRecord) -> bool:
     """Drop pymodbus's error lines for outcomes the client reports itself.
 
-    The client turns every exception response and timeout into a typed error
-    that the caller reports once per outage; pymodbus would log each again at
-    ERROR on every poll.
+    The client turns every exception response, timeout and refused connection
+    into a typed error that the caller reports once per outage; pymodbus would
+    log each again on every poll (and every reconnect attempt).
     """
     return not str(record.msg).startswith(_PYMODBUS_DUPLICATES)
 
@@ -198,6 +202,17 @@ class ModbusLine:
     def connected(self) -> bool:
         """Return True while a connection is open."""
         return self._client is not None and bool(self._client.connected)
+
+    def limit_backoff(self, seconds: float) -> None:
+        """Never wait longer than this between reconnect attempts.
+
+        A user of the line that polls every T seconds passes T/2: whenever
+        the line comes back, that user's next poll tries it, even when it
+        comes up to a second early (Home Assistant aligns polls to whole
+        seconds).
+        """
+        self._backoff_max = min(self._backoff_max, seconds)
+        self._backoff = min(self._backoff, self._backoff_max)
 
     async def _connect(self) -> Any:
         """Return an open client, connecting with exponential backoff."""
@@ -461,6 +476,9 @@ class DdcClient:
         points = [point for unit in profile.units for point in unit.all_points()]
         self._fast_spans = _spans(p for p in points if not p.slow)
         self._all_spans = _spans(points)
+        self._unit_registers = {
+            unit.uid: unit_registers(unit) for unit in profile.units
+        }
         self._snapshot = decode_snapshot(profile, self._raw, frozenset())
 
     @property
@@ -525,9 +543,7 @@ class DdcClient:
             self.stats.bad_gaps = [
                 (str(kind), first, last) for kind, first, last in self._bad_gaps
             ]
-            self._snapshot = decode_snapshot(
-                self.profile, self._raw, frozenset(self._refused)
-            )
+            self._snapshot = self._decode()
             return self._snapshot
 
     async def _read_block(
@@ -640,11 +656,19 @@ class DdcClient:
             actual=actual,
         )
 
+    def _decode(self) -> Snapshot:
+        """Decode the raw memory, keeping the state of units whose registers did not change."""
+        return decode_snapshot(
+            self.profile,
+            self._raw,
+            frozenset(self._refused),
+            previous=self._snapshot,
+            registers=self._unit_registers,
+        )
+
     def _publish(self) -> None:
         """Refresh the snapshot after a confirmed command."""
-        self._snapshot = decode_snapshot(
-            self.profile, self._raw, frozenset(self._refused)
-        )
+        self._snapshot = self._decode()
 
     async def set_value(self, uid: str, key: Key, value: Value) -> Value:
         """Write any writable value (mode, speed, targets, auto) and confirm it."""

@@ -1,0 +1,63 @@
+"""The side-by-side benchmark still runs: one DDC, a short window, a few commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import subprocess
+import sys
+
+from devtools.bench_compare import static_figures
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_static_figures_compare_the_same_profile() -> None:
+    figures = static_figures()
+    assert figures["ours_live_requests"] == 5
+    assert figures["builtin_live_requests"] == 32
+    assert (
+        figures["minimum_full_wire_ms"]
+        <= figures["ours_full_wire_ms"]
+        < figures["builtin_full_wire_ms"]
+    )
+    assert figures["ours_switch_transactions"] == 3
+
+
+def test_benchmark_produces_figures_for_both_integrations(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "devtools.bench_compare",
+            "--points",
+            "1",
+            "--window",
+            "5",
+            "--commands",
+            "2",
+            "--refreshes",
+            "1",
+            "--no-ungrouped",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Summary, ours / built-in" in run.stdout
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["kind"] for r in figures["runs"]] == ["ours", "builtin"]
+    for result in figures["runs"]:
+        assert result["error"] is None
+        assert result["traffic"]["requests_per_min"] > 0
+        assert result["probe"]["steady"]["cpu_s_per_min"] > 0
+        for platform in ("switch", "climate", "fan"):
+            assert result["probe"]["commands"][platform]["count"] == 2
