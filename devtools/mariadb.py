@@ -11,7 +11,8 @@ stops by itself: at interpreter exit (``atexit``) and, through
 cleaning up. Nothing here touches the system's own MariaDB.
 
 With ``tls=True`` a private CA and a server certificate for 127.0.0.1 are
-generated; ``ca_file`` is the CA a client verifies the server with.
+generated; ``ca_file`` is the CA a client verifies the server with. Without
+it the server offers no TLS, whatever its MariaDB release.
 ``durable=False`` skips flushing each commit to disk: fast for tests, never
 for measurements.
 
@@ -265,6 +266,10 @@ class MariaDbServer:
                 f"--ssl-cert={cert}",
                 f"--ssl-key={key}",
             ]
+        else:
+            # MariaDB 11.4 and later offer TLS with a certificate they make up
+            # themselves; a server without tls=True offers no TLS at all.
+            self._tls_args = ["--skip-ssl"]
         # Runs at every start: an administrator on loopback with a random password.
         (self.base / "init.sql").write_text(
             f"CREATE USER IF NOT EXISTS '{ADMIN_USER}'@'{HOST}' "

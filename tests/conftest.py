@@ -1,13 +1,20 @@
-"""Fixtures shared by every test: the integration enabled, a DDC simulator on 127.0.0.1."""
+"""Fixtures shared by every test: the integration enabled, a DDC simulator on 127.0.0.1.
+
+The hooks at the end print the Home Assistant release the run tests against
+and fail the run on any deprecation report about our code (tests/deprecations.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Iterator
 from datetime import datetime
+from importlib.metadata import version
 import logging
 from unittest.mock import PropertyMock, patch
+import warnings
 from zoneinfo import ZoneInfo
 
+from homeassistant.const import __version__ as ha_version
 import pytest
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
@@ -19,6 +26,7 @@ from devtools.mariadb import MariaDbServer
 from devtools.serial_bridge import SerialBridge
 from devtools.simulator import ShelterDdc, SimulatorServer
 from tests import flow_strings
+from tests.deprecations import REPORTS
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -118,7 +126,63 @@ def _record_flow_strings() -> Iterator[None]:
         yield
 
 
+# --- The Home Assistant release, and deprecation reports about our code -----
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Collect deprecation reports from every logger for the whole run."""
+    logging.getLogger().addHandler(REPORTS)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop collecting."""
+    logging.getLogger().removeHandler(REPORTS)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Name the Home Assistant and pymodbus the run tests against."""
+    return f"Home Assistant {ha_version}, pymodbus {version('pymodbus')}"
+
+
+def pytest_warning_recorded(
+    warning_message: warnings.WarningMessage,
+    when: str,
+    nodeid: str,
+    location: tuple[str, int, str] | None,
+) -> None:
+    """Keep Python deprecation warnings raised at or about our code."""
+    REPORTS.add_warning(
+        warning_message.category,
+        str(warning_message.message),
+        warning_message.filename,
+        warning_message.lineno,
+        nodeid or when,
+    )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail an otherwise green run with deprecation reports or untranslated flow steps."""
+    if REPORTS.reports and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    _check_flow_strings(session)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List the deprecation reports about our code; say so when there are none."""
+    reports = REPORTS.reports
+    if reports:
+        terminalreporter.section("deprecation reports about smartcity_ddc", red=True)
+        for report in reports:
+            terminalreporter.write_line(report)
+    terminalreporter.write_line(
+        f"Home Assistant {ha_version}: {len(reports)} deprecation reports about"
+        " smartcity_ddc (log reports and Python warnings)",
+        red=bool(reports),
+        green=not reports,
+    )
+
+
+def _check_flow_strings(session: pytest.Session) -> None:
     """Fail the run if a flow step the tests showed lacks a translation (what hassfest would catch)."""
     if not flow_strings.SHOWN:
         return

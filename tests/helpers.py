@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+
+
+def _unit(unit: str | None) -> str | None:
+    """Spell a unit as the newest release does: µg/m³ with a Greek mu, not the micro sign."""
+    return unit.replace("\u00b5", "\u03bc") if unit else unit
+
+
+def _plain_keys(mapping: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Return a copy keyed by plain strings (newer releases key attributes by StrEnum)."""
+    return (
+        None if mapping is None else {str(key): value for key, value in mapping.items()}
+    )
 
 
 def entity_snapshot(
@@ -14,7 +27,9 @@ def entity_snapshot(
     """Describe every entity of an entry: what users and reviewers see, in a shape stable across HA releases.
 
     HA's own registry serializer gains fields between releases; this keeps the
-    parts a change in name, unit, device class or category would touch.
+    parts a change in name, unit, device class or category would touch. Units
+    are spelled as the newest release spells them (compat.py takes each
+    release's own unit constants), and attribute names as plain strings.
     """
     entities = er.async_get(hass)
     devices = dr.async_get(hass)
@@ -26,6 +41,9 @@ def entity_snapshot(
             continue
         device = devices.async_get(entry.device_id) if entry.device_id else None
         state = hass.states.get(entry.entity_id)
+        attributes = _plain_keys(state.attributes) if state else None
+        if attributes and "unit_of_measurement" in attributes:
+            attributes["unit_of_measurement"] = _unit(attributes["unit_of_measurement"])
         result[entry.entity_id] = {
             "unique_id": entry.unique_id,
             "device": device.name if device else None,
@@ -33,10 +51,10 @@ def entity_snapshot(
             "translation_key": entry.translation_key,
             "device_class": entry.original_device_class,
             "entity_category": entry.entity_category,
-            "unit": entry.unit_of_measurement,
+            "unit": _unit(entry.unit_of_measurement),
             "disabled_by": entry.disabled_by,
-            "capabilities": entry.capabilities,
+            "capabilities": _plain_keys(entry.capabilities),
             "state": state.state if state else None,
-            "attributes": dict(state.attributes) if state else None,
+            "attributes": attributes,
         }
     return result

@@ -1,25 +1,34 @@
-"""Recorder statistics across Home Assistant releases, by feature detection.
+"""Home Assistant APIs that differ between the releases we support, by feature detection.
 
-Only imported once the recorder is known to be loaded (see coordinator_water).
+Supported: 2025.4 to the newest release. Everything that depends on which
+release runs lives here, decided by what the running release has, never by
+its version number.
 
-* 2025.4 describes a statistic's mean with ``mean_type`` (``has_mean`` is
-  deprecated and goes away in 2026.4); older releases only know ``has_mean``.
-* 2025.11 added ``unit_class`` to the metadata; passing it to an older
-  recorder raises TypeError.
+* Units of concentration: newer releases moved them into ``UnitOfDensity`` and
+  ``UnitOfRatio`` (and spell µg/m³ with a Greek mu) and deprecated the
+  ``CONCENTRATION_*`` constants; 2025.4 only has the constants.
+* Device registry: newer releases link a device to its hub by the hub's
+  registry id (``via_device_id``; the hub's identifier, ``via_device``, is
+  deprecated) and look a device up per config entry
+  (``async_get_device_by_identifier``; ``async_get_device`` is deprecated);
+  2025.4 only has ``via_device`` and ``async_get_device``.
+* Recorder statistics metadata: 2025.4 describes a statistic's mean with
+  ``mean_type`` (``has_mean`` is deprecated and goes away in 2026.4); older
+  releases only know ``has_mean``. 2025.11 added ``unit_class``; passing it to
+  an older recorder raises TypeError. The recorder is imported only when a
+  statistics function runs, so installations without it never load it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final, cast
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final, cast
 
-from homeassistant.components.recorder import models
-from homeassistant.components.recorder.models import StatisticData, StatisticMetaData
-from homeassistant.components.recorder.statistics import (
-    async_add_external_statistics,
-    get_last_statistics,
-)
+from homeassistant import const as ha_const
 from homeassistant.const import UnitOfVolume
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import VolumeConverter
@@ -27,16 +36,78 @@ from homeassistant.util.unit_conversion import VolumeConverter
 from .const import DOMAIN
 from .water import HourRow
 
-#: The keys this release's StatisticMetaData knows.
-METADATA_KEYS: Final[frozenset[str]] = frozenset(
-    StatisticMetaData.__required_keys__ | StatisticMetaData.__optional_keys__
+if TYPE_CHECKING:
+    from homeassistant.components.recorder.models import StatisticMetaData
+
+
+def _unit(enum_name: str, member: str, constant: str) -> str:
+    """Return a unit from its enum where this release has one, else from its constant."""
+    units = getattr(ha_const, enum_name, None)
+    if units is not None:
+        return str(getattr(units, member))
+    return str(getattr(ha_const, constant))
+
+
+MICROGRAMS_PER_CUBIC_METER: Final = _unit(
+    "UnitOfDensity",
+    "MICROGRAMS_PER_CUBIC_METER",
+    "CONCENTRATION_MICROGRAMS_PER_CUBIC_METER",
+)
+PARTS_PER_MILLION: Final = _unit(
+    "UnitOfRatio", "PARTS_PER_MILLION", "CONCENTRATION_PARTS_PER_MILLION"
+)
+PARTS_PER_BILLION: Final = _unit(
+    "UnitOfRatio", "PARTS_PER_BILLION", "CONCENTRATION_PARTS_PER_BILLION"
 )
 
 
+@callback
+def device_by_identifier(
+    registry: dr.DeviceRegistry, identifier: tuple[str, str], config_entry_id: str
+) -> dr.DeviceEntry | None:
+    """Return the config entry's device with this identifier."""
+    lookup = getattr(registry, "async_get_device_by_identifier", None)
+    if lookup is not None:
+        return cast("dr.DeviceEntry | None", lookup(identifier, config_entry_id))
+    device = registry.async_get_device(identifiers={identifier})
+    if device is None or config_entry_id not in device.config_entries:
+        return None
+    return device
+
+
+@callback
+def via_hub(hass: HomeAssistant, entry_id: str) -> DeviceInfo:
+    """Return the device info that links a device to its entry's hub device.
+
+    The hub is registered when the entry is set up, before its entities.
+    """
+    hub = (DOMAIN, entry_id)
+    if "via_device_id" not in DeviceInfo.__optional_keys__:
+        return DeviceInfo(via_device=hub)
+    device = device_by_identifier(dr.async_get(hass), hub, entry_id)
+    if device is None:
+        return DeviceInfo()
+    return cast("DeviceInfo", {"via_device_id": device.id})
+
+
+@cache
+def metadata_keys() -> frozenset[str]:
+    """Return the keys this release's StatisticMetaData knows."""
+    from homeassistant.components.recorder.models import StatisticMetaData
+
+    return frozenset(
+        StatisticMetaData.__required_keys__ | StatisticMetaData.__optional_keys__
+    )
+
+
 def water_metadata(
-    statistic_id: str, name: str, keys: frozenset[str] = METADATA_KEYS
+    statistic_id: str, name: str, keys: frozenset[str] | None = None
 ) -> StatisticMetaData:
     """Describe a meter's hourly usage: a sum in m³, no mean."""
+    from homeassistant.components.recorder import models
+
+    if keys is None:
+        keys = metadata_keys()
     metadata: dict[str, Any] = {
         "has_sum": True,
         "name": name,
@@ -58,6 +129,11 @@ def async_add_water_statistics(
     hass: HomeAssistant, statistic_id: str, name: str, rows: list[HourRow]
 ) -> None:
     """Queue hourly rows (insert or replace) of a meter's external statistic."""
+    from homeassistant.components.recorder.models import StatisticData
+    from homeassistant.components.recorder.statistics import (
+        async_add_external_statistics,
+    )
+
     async_add_external_statistics(
         hass,
         water_metadata(statistic_id, name),
@@ -74,6 +150,8 @@ def async_add_water_statistics(
 
 async def async_last_sum(hass: HomeAssistant, statistic_id: str) -> float:
     """Return the newest sum a statistic already has (0 if none): a re-added meter continues from it."""
+    from homeassistant.components.recorder.statistics import get_last_statistics
+
     last = await get_instance(hass).async_add_executor_job(
         get_last_statistics, hass, 1, statistic_id, False, {"sum"}
     )

@@ -188,9 +188,14 @@ class CardsStore(Store[dict[str, Any]]):
         if not self._written:
             raise CardSyncStoreError("the card registry was not written to disk")
 
-    async def _async_write_data(self, path: str, data: dict[str, Any]) -> None:
-        """Write, and remember that the write completed."""
-        await super()._async_write_data(path, data)
+    async def _async_write_data(self, *args: Any) -> None:
+        """Write, and remember that the write completed.
+
+        Passes its arguments through: Store's (path, data) became (data) in
+        later releases. Were the hook renamed, no save would count as written
+        and the sync would stop before deleting anything.
+        """
+        await super()._async_write_data(*args)
         self._written = True
 
 

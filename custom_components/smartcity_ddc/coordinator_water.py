@@ -39,6 +39,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import VolumeConverter
 
+from . import compat
 from .const import (
     CONF_SLAVE,
     CONF_TRANSPORT,
@@ -319,9 +320,6 @@ class WaterCoordinator(DataUpdateCoordinator[WaterData]):
             )
             return
         ir.async_delete_issue(self.hass, DOMAIN, self._recorder_issue)
-        # Imported only now: installs without the recorder never load it.
-        from . import compat
-
         self.add_statistics = compat.async_add_water_statistics
         for meter_id, meter in self.site.meters.items():
             if meter.history.origin is None:

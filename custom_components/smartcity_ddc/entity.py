@@ -7,6 +7,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .compat import via_hub
 from .const import DOMAIN, MANUFACTURER, UNIT_MODELS
 from .coordinator import DdcCoordinator
 from .coordinator_cards import CardsCoordinator
@@ -53,7 +54,7 @@ class DdcUnitEntity(CoordinatorEntity[DdcCoordinator]):
             manufacturer=MANUFACTURER,
             model=UNIT_MODELS[unit.type],
             model_id=f"{unit.device_id}.{unit.unit_id}",
-            via_device=(DOMAIN, entry_id),
+            **via_hub(coordinator.hass, entry_id),
         )
 
     @property
@@ -154,7 +155,7 @@ class WaterMeterEntity(CoordinatorEntity[WaterCoordinator]):
             name=meter.name,
             model="Water meter",
             model_id=meter.meter_id,
-            via_device=(DOMAIN, entry_id),
+            **via_hub(coordinator.hass, entry_id),
         )
 
     @property

@@ -23,11 +23,13 @@ def water_meter_identifier(entry_id: str, meter_id: str) -> tuple[str, str]:
 def async_prune_devices(
     hass: HomeAssistant, entry: ConfigEntry, keep: set[tuple[str, str]]
 ) -> None:
-    """Detach the entry's devices that are gone (units or meters taken out), keeping its hub."""
+    """Remove the entry's devices that are gone (units or meters taken out), keeping its hub.
+
+    Each of these devices belongs to this entry alone (its identifier holds the
+    entry id), so removing it is what detaching its only entry did before.
+    """
     registry = dr.async_get(hass)
     keep = {*keep, (DOMAIN, entry.entry_id)}
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
         if not device.identifiers & keep:
-            registry.async_update_device(
-                device.id, remove_config_entry_id=entry.entry_id
-            )
+            registry.async_remove_device(device.id)

@@ -27,6 +27,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.smartcity_ddc.cardsync import SyncStep
+from custom_components.smartcity_ddc.compat import device_by_identifier
 from custom_components.smartcity_ddc.const import (
     CONF_GROUPS,
     CONF_TLS,
@@ -99,8 +100,8 @@ async def test_setup_syncs_and_creates_the_entities(
     assert problem.state == STATE_OFF
     assert problem.attributes["error"] is None
 
-    device = dr.async_get(hass).async_get_device(
-        identifiers={(DOMAIN, cards_entry.entry_id)}
+    device = device_by_identifier(
+        dr.async_get(hass), (DOMAIN, cards_entry.entry_id), cards_entry.entry_id
     )
     assert device is not None
     assert device.entry_type is dr.DeviceEntryType.SERVICE

@@ -6,6 +6,7 @@ from homeassistant.const import CONF_HOST
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.service import async_get_all_descriptions
+from homeassistant.helpers.translation import async_get_translations
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
@@ -253,12 +254,18 @@ async def test_actions_are_described(
 ) -> None:
     descriptions = await async_get_all_descriptions(hass)
     ours = descriptions[DOMAIN]
-    assert ours["sync_cards"]["name"] == "Sync access cards"
     assert set(ours["sync_cards"]["fields"]) == {"config_entry_id"}
     assert set(ours["get_cards"]["fields"]) == {
         "config_entry_id", "dong", "ho", "group", "full_numbers",
     }  # fmt: skip
-    for service in ours.values():
-        for field in service["fields"].values():
-            assert field["name"]
-            assert field["description"]
+    # Names and descriptions come from the translations (newer releases no
+    # longer copy them into the descriptions; the frontend looks them up).
+    texts = await async_get_translations(hass, "en", "services", [DOMAIN])
+    prefix = f"component.{DOMAIN}.services"
+    assert texts[f"{prefix}.sync_cards.name"] == "Sync access cards"
+    for service, description in ours.items():
+        assert texts[f"{prefix}.{service}.name"]
+        assert texts[f"{prefix}.{service}.description"]
+        for field in description["fields"]:
+            assert texts[f"{prefix}.{service}.fields.{field}.name"]
+            assert texts[f"{prefix}.{service}.fields.{field}.description"]

@@ -608,9 +608,14 @@ async def test_answer_from_another_slave_is_not_taken() -> None:
                 transport=Transport.TCP, host="127.0.0.1", port=peer.port, timeout=0.5
             )
         )
-        with pytest.raises(DdcConnectionError, match="answer from slave 2, expected 1"):
+        with pytest.raises((DdcConnectionError, DdcTimeoutError)) as caught:
             await line.read(1, ReadRequest(RegisterKind.HOLDING, 0, 2))
         await line.close()
+    # pymodbus 3.8 hands the stray answer over and the client rejects it; later
+    # releases (3.13, which current Home Assistant pins) drop it themselves, so
+    # the request times out. Either way no value from slave 2 is taken.
+    if isinstance(caught.value, DdcConnectionError):
+        assert "answer from slave 2, expected 1" in str(caught.value)
 
 
 @pytest.mark.usefixtures("socket_enabled")

@@ -18,6 +18,7 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.smartcity_ddc.compat import device_by_identifier
 from custom_components.smartcity_ddc.const import (
     CONF_PROFILE,
     CONF_REMOVED_UNITS,
@@ -33,7 +34,8 @@ SWITCH = "switch.heated_bench_1"
 async def test_devices_are_units_linked_to_the_ddc(
     hass: HomeAssistant, setup_ddc: MockConfigEntry, device_registry: dr.DeviceRegistry
 ) -> None:
-    hub = device_registry.async_get_device(identifiers={(DOMAIN, setup_ddc.entry_id)})
+    entry_id = setup_ddc.entry_id
+    hub = device_by_identifier(device_registry, (DOMAIN, entry_id), entry_id)
     assert hub is not None
     assert (hub.name, hub.manufacturer, hub.model) == (
         "DDC 1 @ 127.0.0.1",
@@ -47,9 +49,10 @@ async def test_devices_are_units_linked_to_the_ddc(
     ]
     assert len(units) == 13
     assert all(unit.via_device_id == hub.id for unit in units)
-    light = device_registry.async_get_device(
-        identifiers={(DOMAIN, f"{setup_ddc.entry_id}_d011_u001")}
+    light = device_by_identifier(
+        device_registry, (DOMAIN, f"{entry_id}_d011_u001"), entry_id
     )
+    assert light is not None
     assert (light.name, light.model, light.model_id) == (
         "Interior light 1",
         "Lighting (조명)",
@@ -64,9 +67,10 @@ async def test_korean_installation_names_devices_in_korean(
     ddc_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(ddc_entry.entry_id)
     await hass.async_block_till_done()
-    light = device_registry.async_get_device(
-        identifiers={(DOMAIN, f"{ddc_entry.entry_id}_d011_u001")}
+    light = device_by_identifier(
+        device_registry, (DOMAIN, f"{ddc_entry.entry_id}_d011_u001"), ddc_entry.entry_id
     )
+    assert light is not None
     assert light.name == "내부조명1"
     names = {
         state.attributes["friendly_name"] for state in hass.states.async_all("switch")

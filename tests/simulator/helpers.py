@@ -11,11 +11,18 @@ from zoneinfo import ZoneInfo
 
 from pymodbus.framer import FramerRTU
 
+from custom_components.smartcity_ddc.ddc.client import UNIT_KEYWORD
+
 if TYPE_CHECKING:
     from devtools.simulator import SimulatorServer
 
 SEOUL = ZoneInfo("Asia/Seoul")
 IO_TIMEOUT = 5.0
+
+
+def unit(number: int) -> dict[str, int]:
+    """The unit id argument of a pymodbus client call, in this pymodbus's spelling."""
+    return {UNIT_KEYWORD: number}
 
 
 class FakeClock:

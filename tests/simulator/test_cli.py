@@ -15,6 +15,8 @@ import pytest
 
 from devtools.simulator.__main__ import main
 
+from .helpers import unit
+
 ROOT = Path(__file__).resolve().parents[2]
 READY = re.compile(
     r"simulator ready on 127\.0\.0\.1:(\d+) \((tcp|rtu), slaves ([\d,]+)\)"
@@ -73,7 +75,7 @@ async def test_cli_serves_until_signal(signum) -> None:
         )
         assert await client.connect()
         for slave in (1, 2):
-            response = await client.read_holding_registers(352, count=2, slave=slave)
+            response = await client.read_holding_registers(352, count=2, **unit(slave))
             assert response.registers == [1, 1]
         client.close()
     finally:

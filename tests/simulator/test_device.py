@@ -16,7 +16,7 @@ from devtools.simulator import (
     SimulatorServer,
 )
 
-from .helpers import FakeClock
+from .helpers import FakeClock, unit
 
 COILED = [port for port in DO_PORTS if port.coil is not None]
 SCHEDULED = [port for port in DO_PORTS if port.windows and port.switch is None]
@@ -46,10 +46,10 @@ def run_cooler(ddc: ShelterDdc, mode: int, speed: int = 3) -> None:
 async def test_manual_port_follows_power_coil(make_server, make_client, port) -> None:
     server = await make_server()
     client = await make_client(server)
-    await client.write_register(port.mode, 0, slave=1)
+    await client.write_register(port.mode, 0, **unit(1))
     for on in (True, False, True):
-        await client.write_coil(port.coil, on, slave=1)
-        status = await client.read_input_registers(port.status, count=1, slave=1)
+        await client.write_coil(port.coil, on, **unit(1))
+        status = await client.read_input_registers(port.status, count=1, **unit(1))
         assert status.registers == [int(on)]
 
 
@@ -60,26 +60,26 @@ async def test_auto_port_follows_window_and_ignores_coil(
     server = await make_server()
     client = await make_client(server)
     for address, value in zip(port.windows[0], (8, 0, 9, 0), strict=True):
-        await client.write_register(address, value, slave=1)
-    await client.write_register(port.mode, 1, slave=1)
+        await client.write_register(address, value, **unit(1))
+    await client.write_register(port.mode, 1, **unit(1))
 
     async def status() -> int:
         return (
-            await client.read_input_registers(port.status, count=1, slave=1)
+            await client.read_input_registers(port.status, count=1, **unit(1))
         ).registers[0]
 
     if port.coil is not None:
-        await client.write_coil(port.coil, True, slave=1)
+        await client.write_coil(port.coil, True, **unit(1))
     assert await status() == 0
     clock.set("08:30")
     assert await status() == 1
     if port.coil is not None:
-        await client.write_coil(port.coil, False, slave=1)
+        await client.write_coil(port.coil, False, **unit(1))
         assert await status() == 1
     clock.set("09:00")
     assert await status() == 0
     # Back to manual: the coil rules again.
-    await client.write_register(port.mode, 0, slave=1)
+    await client.write_register(port.mode, 0, **unit(1))
     assert await status() == 0
 
 
@@ -157,7 +157,7 @@ async def test_external_switches(make_server, make_client, clock) -> None:
     ddc = server.devices[1]
 
     async def statuses() -> list[int]:
-        return (await client.read_input_registers(833, count=2, slave=1)).registers
+        return (await client.read_input_registers(833, count=2, **unit(1))).registers
 
     assert await statuses() == [0, 0]
     ddc.press_external_switch(1, True)
@@ -167,7 +167,7 @@ async def test_external_switches(make_server, make_client, clock) -> None:
     assert await statuses() == [0, 1]
     # In auto the DDC honours switch 2 only inside DO14's window.
     ddc.set_window(DO_PORTS[13].windows[0], "07:00", "20:00")
-    await client.write_register(385, 1, slave=1)
+    await client.write_register(385, 1, **unit(1))
     assert await statuses() == [0, 1]
     clock.set("21:00")
     assert await statuses() == [0, 0]
@@ -178,27 +178,29 @@ async def test_external_switches(make_server, make_client, clock) -> None:
 async def test_mode_and_speed_writes_are_mirrored(make_server, make_client) -> None:
     server = await make_server()
     client = await make_client(server)
-    await client.write_registers(122, [4, 3], slave=1)
-    assert (await client.read_input_registers(116, count=2, slave=1)).registers == [
+    await client.write_registers(122, [4, 3], **unit(1))
+    assert (await client.read_input_registers(116, count=2, **unit(1))).registers == [
         4,
         3,
     ]
-    await client.write_register(111, 3, slave=1)
-    await client.write_register(110, 0, slave=1)
-    assert (await client.read_input_registers(107, count=2, slave=1)).registers == [
+    await client.write_register(111, 3, **unit(1))
+    await client.write_register(110, 0, **unit(1))
+    assert (await client.read_input_registers(107, count=2, **unit(1))).registers == [
         0,
         3,
     ]
     # Values the unit does not know are not taken over.
-    await client.write_register(122, 7, slave=1)
-    await client.write_register(110, 4, slave=1)
-    assert (await client.read_holding_registers(122, count=1, slave=1)).registers == [7]
-    assert (await client.read_input_registers(116, count=1, slave=1)).registers == [4]
-    assert (await client.read_input_registers(107, count=1, slave=1)).registers == [0]
+    await client.write_register(122, 7, **unit(1))
+    await client.write_register(110, 4, **unit(1))
+    assert (await client.read_holding_registers(122, count=1, **unit(1))).registers == [
+        7
+    ]
+    assert (await client.read_input_registers(116, count=1, **unit(1))).registers == [4]
+    assert (await client.read_input_registers(107, count=1, **unit(1))).registers == [0]
     # A unit changed at its own remote: the read-back alone changes, and stays.
     server.devices[1].set("input", 116, 2)
     server.devices[1].tick(1)
-    assert (await client.read_input_registers(116, count=1, slave=1)).registers == [2]
+    assert (await client.read_input_registers(116, count=1, **unit(1))).registers == [2]
 
 
 def test_ventilator_power_and_schedule(clock) -> None:
@@ -275,7 +277,7 @@ async def test_negative_temperatures_are_twos_complement(
     ddc.ambient_temperature = -15.0
     ddc.set("input", 120, -50)
     ddc.tick(600)
-    raw = (await client.read_input_registers(120, count=1, slave=1)).registers[0]
+    raw = (await client.read_input_registers(120, count=1, **unit(1))).registers[0]
     assert raw > 0x8000
     assert -15.0 < signed(raw) / 10 < -5.0
 

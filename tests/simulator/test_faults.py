@@ -10,7 +10,7 @@ import pytest
 
 from devtools.simulator import SimulatorServer
 
-from .helpers import mbap, read_pdu, rtu
+from .helpers import mbap, read_pdu, rtu, unit
 
 FRAMERS = ["tcp", "rtu"]
 
@@ -39,7 +39,7 @@ async def test_silent_slave_times_out_for_pymodbus(make_server, make_client) -> 
     server.devices[1].faults.silent = True
     client = await make_client(server, response_timeout=0.2)
     with pytest.raises(ModbusIOException):
-        await client.read_holding_registers(352, count=1, slave=1)
+        await client.read_holding_registers(352, count=1, **unit(1))
 
 
 @pytest.mark.parametrize("framer", FRAMERS)
@@ -52,19 +52,19 @@ async def test_exception_ranges(make_server, make_client, framer) -> None:
     def code(response) -> int:
         return response.exception_code if response.isError() else 0
 
-    assert code(await client.read_holding_registers(90, count=10, slave=1)) == 0
-    assert code(await client.read_holding_registers(90, count=11, slave=1)) == 2
-    assert code(await client.read_holding_registers(109, count=5, slave=1)) == 2
-    assert code(await client.read_holding_registers(110, count=5, slave=1)) == 0
-    assert code(await client.read_input_registers(100, count=10, slave=1)) == 0
-    assert code(await client.write_register(105, 1, slave=1)) == 2
-    assert code(await client.write_registers(108, [1, 2, 3, 4], slave=1)) == 2
-    assert code(await client.write_coil(370, True, slave=1)) == 4
-    assert code(await client.read_coils(368, count=16, slave=1)) == 4
-    assert code(await client.read_coils(368, count=2, slave=1)) == 0
+    assert code(await client.read_holding_registers(90, count=10, **unit(1))) == 0
+    assert code(await client.read_holding_registers(90, count=11, **unit(1))) == 2
+    assert code(await client.read_holding_registers(109, count=5, **unit(1))) == 2
+    assert code(await client.read_holding_registers(110, count=5, **unit(1))) == 0
+    assert code(await client.read_input_registers(100, count=10, **unit(1))) == 0
+    assert code(await client.write_register(105, 1, **unit(1))) == 2
+    assert code(await client.write_registers(108, [1, 2, 3, 4], **unit(1))) == 2
+    assert code(await client.write_coil(370, True, **unit(1))) == 4
+    assert code(await client.read_coils(368, count=16, **unit(1))) == 4
+    assert code(await client.read_coils(368, count=2, **unit(1))) == 0
     assert server.devices[1].get("holding", 108) == 0
     faults.clear()
-    assert code(await client.read_holding_registers(100, count=10, slave=1)) == 0
+    assert code(await client.read_holding_registers(100, count=10, **unit(1))) == 0
 
 
 async def test_garbage_values_replace_reads_only(make_server, make_client) -> None:
@@ -74,13 +74,13 @@ async def test_garbage_values_replace_reads_only(make_server, make_client) -> No
     ddc.faults.garbage[("input", 137)] = 0xFFFF
     ddc.faults.garbage[("coil", 368)] = 1
     ddc.faults.garbage[("holding", 125)] = -1
-    assert (await client.read_input_registers(136, count=3, slave=1)).registers == [
+    assert (await client.read_input_registers(136, count=3, **unit(1))).registers == [
         15,
         0xFFFF,
         300,
     ]
-    assert (await client.read_coils(368, count=1, slave=1)).bits[0] is True
-    assert (await client.read_holding_registers(125, count=1, slave=1)).registers == [
+    assert (await client.read_coils(368, count=1, **unit(1))).bits[0] is True
+    assert (await client.read_holding_registers(125, count=1, **unit(1))).registers == [
         0xFFFF
     ]
     assert (ddc.get("input", 137), ddc.get("coil", 368), ddc.get("holding", 125)) == (
@@ -95,13 +95,15 @@ async def test_ignored_writes_are_acknowledged(make_server, make_client) -> None
     client = await make_client(server)
     ddc = server.devices[1]
     ddc.faults.ignore_writes = True
-    assert not (await client.write_register(122, 4, slave=1)).isError()
-    assert not (await client.write_coil(372, True, slave=1)).isError()
-    assert not (await client.write_registers(125, [200, 220], slave=1)).isError()
-    assert (await client.read_holding_registers(122, count=1, slave=1)).registers == [0]
-    assert (await client.read_input_registers(116, count=1, slave=1)).registers == [0]
-    assert (await client.read_input_registers(825, count=1, slave=1)).registers == [0]
-    assert (await client.read_holding_registers(125, count=2, slave=1)).registers == [
+    assert not (await client.write_register(122, 4, **unit(1))).isError()
+    assert not (await client.write_coil(372, True, **unit(1))).isError()
+    assert not (await client.write_registers(125, [200, 220], **unit(1))).isError()
+    assert (await client.read_holding_registers(122, count=1, **unit(1))).registers == [
+        0
+    ]
+    assert (await client.read_input_registers(116, count=1, **unit(1))).registers == [0]
+    assert (await client.read_input_registers(825, count=1, **unit(1))).registers == [0]
+    assert (await client.read_holding_registers(125, count=2, **unit(1))).registers == [
         240,
         200,
     ]
@@ -113,7 +115,7 @@ async def test_delay_before_every_response(make_server, make_client) -> None:
     server.delay = 0.2
     loop = asyncio.get_running_loop()
     start = loop.time()
-    assert not (await client.read_holding_registers(352, count=1, slave=1)).isError()
+    assert not (await client.read_holding_registers(352, count=1, **unit(1))).isError()
     assert loop.time() - start >= 0.19
     await server.clear_faults()
     assert server.delay == 0
@@ -174,7 +176,7 @@ async def test_drop_on_request_seen_by_pymodbus(make_server, make_client) -> Non
     client = await make_client(server, response_timeout=0.3)
     server.drop_on_request(1)
     with pytest.raises((ConnectionException, ModbusIOException)):
-        await client.read_holding_registers(352, count=1, slave=1)
+        await client.read_holding_registers(352, count=1, **unit(1))
 
 
 async def test_refuse_connections_and_restart(make_server, make_raw) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from devtools.simulator import ModbusDevice, ServerStats, SimulatorServer, crc16
 
-from .helpers import mbap, read_pdu, rtu
+from .helpers import mbap, read_pdu, rtu, unit
 
 FRAMERS = ["tcp", "rtu"]
 
@@ -23,9 +23,11 @@ async def test_every_function_code_round_trips(
     client = await make_client(server)
     ddc = server.devices[1]
 
-    assert not (await client.write_coil(5000, True, slave=1)).isError()
-    assert not (await client.write_coils(5001, [True, False, True], slave=1)).isError()
-    assert (await client.read_coils(5000, count=4, slave=1)).bits[:4] == [
+    assert not (await client.write_coil(5000, True, **unit(1))).isError()
+    assert not (
+        await client.write_coils(5001, [True, False, True], **unit(1))
+    ).isError()
+    assert (await client.read_coils(5000, count=4, **unit(1))).bits[:4] == [
         True,
         True,
         False,
@@ -34,7 +36,7 @@ async def test_every_function_code_round_trips(
 
     ddc.set("discrete", 7, 1)
     ddc.set("discrete", 9, 1)
-    assert (await client.read_discrete_inputs(6, count=5, slave=1)).bits[:5] == [
+    assert (await client.read_discrete_inputs(6, count=5, **unit(1))).bits[:5] == [
         False,
         True,
         False,
@@ -42,9 +44,11 @@ async def test_every_function_code_round_trips(
         False,
     ]
 
-    assert not (await client.write_register(6000, 0xBEEF, slave=1)).isError()
-    assert not (await client.write_registers(6001, [1, 2, 65535], slave=1)).isError()
-    assert (await client.read_holding_registers(6000, count=4, slave=1)).registers == [
+    assert not (await client.write_register(6000, 0xBEEF, **unit(1))).isError()
+    assert not (await client.write_registers(6001, [1, 2, 65535], **unit(1))).isError()
+    assert (
+        await client.read_holding_registers(6000, count=4, **unit(1))
+    ).registers == [
         0xBEEF,
         1,
         2,
@@ -53,7 +57,7 @@ async def test_every_function_code_round_trips(
 
     ddc.set("input", 7000, 40000)
     ddc.set("input", 7001, -5)
-    assert (await client.read_input_registers(7000, count=2, slave=1)).registers == [
+    assert (await client.read_input_registers(7000, count=2, **unit(1))).registers == [
         40000,
         0xFFFB,
     ]
@@ -65,26 +69,30 @@ async def test_maximum_sizes_and_last_address(make_server, make_client, framer) 
     client = await make_client(server)
 
     assert (
-        len((await client.read_holding_registers(1000, count=125, slave=1)).registers)
+        len((await client.read_holding_registers(1000, count=125, **unit(1))).registers)
         == 125
     )
     assert (
         len(
             (
-                await client.read_input_registers(65535 - 124, count=125, slave=1)
+                await client.read_input_registers(65535 - 124, count=125, **unit(1))
             ).registers
         )
         == 125
     )
-    assert len((await client.read_coils(63536, count=2000, slave=1)).bits) == 2000
-    assert len((await client.read_discrete_inputs(0, count=2000, slave=1)).bits) == 2000
-    assert not (await client.write_registers(2000, list(range(123)), slave=1)).isError()
-    assert (await client.read_holding_registers(2122, count=1, slave=1)).registers == [
-        122
-    ]
-    assert not (await client.write_coils(8000, [True] * 1968, slave=1)).isError()
-    assert (await client.read_coils(9967, count=2, slave=1)).bits[:2] == [True, False]
-    assert not (await client.write_register(65535, 9, slave=1)).isError()
+    assert len((await client.read_coils(63536, count=2000, **unit(1))).bits) == 2000
+    assert (
+        len((await client.read_discrete_inputs(0, count=2000, **unit(1))).bits) == 2000
+    )
+    assert not (
+        await client.write_registers(2000, list(range(123)), **unit(1))
+    ).isError()
+    assert (
+        await client.read_holding_registers(2122, count=1, **unit(1))
+    ).registers == [122]
+    assert not (await client.write_coils(8000, [True] * 1968, **unit(1))).isError()
+    assert (await client.read_coils(9967, count=2, **unit(1))).bits[:2] == [True, False]
+    assert not (await client.write_register(65535, 9, **unit(1))).isError()
     assert server.devices[1].get("holding", 65535) == 9
 
 
@@ -130,7 +138,7 @@ async def test_exception_codes(make_server, make_raw, framer, pdu, code) -> None
 async def test_pymodbus_sees_exception_code(make_server, make_client) -> None:
     server = await make_server()
     client = await make_client(server)
-    response = await client.read_holding_registers(65535, count=2, slave=1)
+    response = await client.read_holding_registers(65535, count=2, **unit(1))
     assert response.isError()
     assert response.exception_code == 2
 
@@ -140,10 +148,10 @@ async def test_unknown_slave_tcp_answers_gateway_exception(
 ) -> None:
     server = await make_server("tcp", slaves=(1, 2))
     client = await make_client(server)
-    response = await client.read_holding_registers(0, count=1, slave=3)
+    response = await client.read_holding_registers(0, count=1, **unit(3))
     assert response.isError()
     assert response.exception_code == 0x0B
-    assert not (await client.read_holding_registers(0, count=1, slave=2)).isError()
+    assert not (await client.read_holding_registers(0, count=1, **unit(2))).isError()
 
 
 async def test_unknown_slave_rtu_is_silent(make_server, make_client, make_raw) -> None:
@@ -157,7 +165,7 @@ async def test_unknown_slave_rtu_is_silent(make_server, make_client, make_raw) -
 
     client = await make_client(server, response_timeout=0.2)
     with pytest.raises(ModbusIOException):
-        await client.read_holding_registers(352, count=1, slave=3)
+        await client.read_holding_registers(352, count=1, **unit(3))
 
 
 @pytest.mark.parametrize("framer", FRAMERS)
@@ -261,12 +269,12 @@ async def test_stats_count_traffic(make_server, make_client) -> None:
     server = await make_server("tcp", slaves=(1,))
     client = await make_client(server)
     server.stats.reset()
-    await client.read_holding_registers(0, count=10, slave=1)
-    await client.read_coils(0, count=20, slave=1)
-    await client.write_registers(100, [1, 2, 3], slave=1)
-    await client.write_coil(3000, True, slave=1)
-    await client.read_input_registers(0, count=126 - 1, slave=1)
-    await client.read_holding_registers(0, count=1, slave=9)
+    await client.read_holding_registers(0, count=10, **unit(1))
+    await client.read_coils(0, count=20, **unit(1))
+    await client.write_registers(100, [1, 2, 3], **unit(1))
+    await client.write_coil(3000, True, **unit(1))
+    await client.read_input_registers(0, count=126 - 1, **unit(1))
+    await client.read_holding_registers(0, count=1, **unit(9))
     stats = server.stats
     assert stats.requests == {3: 2, 1: 1, 16: 1, 5: 1, 4: 1}
     assert stats.total_requests == 6
@@ -293,7 +301,7 @@ async def test_rtu_bytes_are_wire_bytes_in_rtu_framing(
 ) -> None:
     server = await make_server("rtu")
     client = await make_client(server)
-    await client.read_holding_registers(0, count=3, slave=1)
+    await client.read_holding_registers(0, count=3, **unit(1))
     assert server.stats.request_bytes == server.stats.rtu_request_bytes == 8
     assert server.stats.response_bytes == server.stats.rtu_response_bytes == 11
     assert server.stats.connections == 1

@@ -12,8 +12,6 @@ from homeassistant.const import CONF_NAME, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
-from syrupy.assertion import SnapshotAssertion
 
 from custom_components.smartcity_ddc.const import (
     CONF_KIND,
@@ -53,12 +51,6 @@ def _enable_custom_integrations(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("recorder_mock")
     if "hass" in request.fixturenames:
         request.getfixturevalue("enable_custom_integrations")
-
-
-@pytest.fixture
-def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Snapshots with Home Assistant's serializer (registry ids and times left out)."""
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture

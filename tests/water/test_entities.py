@@ -1,4 +1,8 @@
-"""Every entity of a water site, snapshotted: names, units, classes and states."""
+"""Every entity of a water site, snapshotted: names, units, classes and states.
+
+In the version-stable shape of tests.helpers.entity_snapshot, so one snapshot
+file serves every Home Assistant release the suite runs against.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,11 @@ from unittest.mock import patch
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
 import pytest
-from pytest_homeassistant_custom_component.common import snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.smartcity_ddc.const import EntryKind
+from tests.helpers import entity_snapshot
 
 from .conftest import push_meter, seoul, site_entry
 from .helpers import at, push
@@ -23,7 +26,6 @@ from .helpers import at, push
 async def test_entities(
     hass_seoul: HomeAssistant,
     freezer: FrozenDateTimeFactory,
-    entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
     platform: Platform,
 ) -> None:
@@ -50,5 +52,5 @@ async def test_entities(
             rsrp=-104,
             snr=6.5,
         )
-        await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+        assert entity_snapshot(hass, entry.entry_id, platform) == snapshot
         await hass.config_entries.async_unload(entry.entry_id)

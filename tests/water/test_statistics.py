@@ -233,7 +233,7 @@ def test_metadata_follows_the_recorder_release(
 
 def test_metadata_of_this_release_is_accepted() -> None:
     metadata = compat.water_metadata(STAT, "Unit 101")
-    assert set(metadata) <= compat.METADATA_KEYS
+    assert set(metadata) <= compat.metadata_keys()
 
 
 @pytest.mark.parametrize("water_meters", [[push_meter("m101", "Unit 101")]])

@@ -65,8 +65,8 @@ ILLEGAL_DATA_VALUE: Final = 3
 GATEWAY_PATH_UNAVAILABLE: Final = 0x0A
 GATEWAY_TARGET_NO_RESPONSE: Final = 0x0B
 
-# pymodbus 3.10 renamed the unit id keyword from `slave` to `device_id`.
-_UNIT_KW: Final = (
+#: The unit id keyword of pymodbus's client calls: 3.10 renamed `slave` to `device_id`.
+UNIT_KEYWORD: Final = (
     "device_id"
     if "device_id" in inspect.signature(ModbusClientMixin.read_coils).parameters
     else "slave"
@@ -271,7 +271,7 @@ class ModbusLine:
                     async with asyncio.timeout(self.config.timeout + 1):
                         response = await self._unless_lost(
                             getattr(client, method)(
-                                address, **kwargs, **{_UNIT_KW: slave}
+                                address, **kwargs, **{UNIT_KEYWORD: slave}
                             )
                         )
                 except (TimeoutError, ModbusIOException) as err:
