@@ -44,6 +44,10 @@ _PYMODBUS_DUPLICATES: Final = (
     "Exception response",
     "No response received",
     "Failed to connect",
+    "Not connected",
+    "Cancel send",
+    # pymodbus >= 3.9 logs a message that repeats the previous one as this.
+    "Repeating",
 )
 
 
