@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 from homeassistant.components import conversation
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import entity_registry as er, intent
@@ -16,6 +18,13 @@ from .conftest import CUSTOM_SENTENCES
 
 LIGHT_POWER, LIGHT_STATUS = ("coil", 368), ("input", 821)  # DO1: interior light 1
 SUMMER_TARGET = ("holding", 125)  # the cooler/heater's target in cool mode, x10
+
+# Home Assistant's own sentences come from home-assistant-intents and change
+# between releases. Where a test pins what they cover, it pins the release
+# docs/voice.md describes: 2025.3.28, which Home Assistant 2025.4 ships. On
+# other releases such a sentence must still do exactly what it says, or
+# nothing and say it didn't understand.
+INTENTS_OF_2025_4 = version("home-assistant-intents") == "2025.3.28"
 
 
 async def say(hass: HomeAssistant, text: str, language: str) -> intent.IntentResponse:
@@ -172,12 +181,16 @@ async def test_korean_sensor_question_is_built_in(
 async def test_korean_built_in_sentences_without_a_name(
     hass: HomeAssistant, assist: MockConfigEntry, ddc: ShelterDdc
 ) -> None:
-    """With a single cooler/heater, Home Assistant's own Korean sentences need no name."""
+    """With a single cooler/heater, Home Assistant 2025.4's own Korean sentences need no name."""
     response = await say(hass, "온도 알려줘", "ko")
-    assert speech(response) == "25.5입니다"
+    if INTENTS_OF_2025_4 or done(response):
+        assert speech(response) == "25.5입니다"
     response = await say(hass, "온도 24도로 설정", "ko")
-    assert speech(response) == "온도가 설정되었습니다"
-    assert ddc.get(*SUMMER_TARGET) == 240
+    if INTENTS_OF_2025_4 or done(response):
+        assert speech(response) == "온도가 설정되었습니다"
+        assert ddc.get(*SUMMER_TARGET) == 240
+    else:
+        assert ddc.get(*SUMMER_TARGET) == 200
     # A state question by name is built in too; Home Assistant doesn't translate "off".
     response = await say(hass, "내부조명1 상태 알려줘", "ko")
     assert speech(response) == "내부조명1의 상태는 off입니다"
@@ -204,23 +217,34 @@ async def test_korean_questions_from_the_shipped_sentences(
 @pytest.mark.parametrize("language", ["ko"])
 @pytest.mark.parametrize("install_sentences", [False])
 @pytest.mark.parametrize(
-    "sentence",
+    ("sentence", "effect"),
     [
-        "내부조명1 켜줘",
-        "냉난방기 온도 24도로 설정해줘",
-        "온도 24도로 설정해줘",
-        "냉난방기 온도 알려줘",
-        "통합센서 온도는 얼마야",
+        ("내부조명1 켜줘", (LIGHT_POWER, 1)),
+        ("냉난방기 온도 24도로 설정해줘", (SUMMER_TARGET, 240)),
+        ("온도 24도로 설정해줘", (SUMMER_TARGET, 240)),
+        ("냉난방기 온도 알려줘", "25.5"),
+        ("통합센서 온도는 얼마야", "21.3"),
     ],
 )
 async def test_korean_commands_need_the_shipped_sentences(
-    hass: HomeAssistant, assist: MockConfigEntry, ddc: ShelterDdc, sentence: str
+    hass: HomeAssistant,
+    assist: MockConfigEntry,
+    ddc: ShelterDdc,
+    sentence: str,
+    effect: tuple[tuple[str, int], int] | str,
 ) -> None:
     """What docs/voice.md says Home Assistant 2025.4's Korean sentences don't cover."""
     response = await say(hass, sentence, "ko")
-    assert not done(response)
-    assert ddc.get(*LIGHT_POWER) == 0
-    assert ddc.get(*SUMMER_TARGET) == 200
+    if INTENTS_OF_2025_4:
+        assert not done(response)
+    if done(response) and isinstance(effect, str):
+        assert effect in speech(response)
+    elif done(response) and not isinstance(effect, str):
+        register, value = effect
+        assert ddc.get(*register) == value
+    else:
+        assert ddc.get(*LIGHT_POWER) == 0
+        assert ddc.get(*SUMMER_TARGET) == 200
 
 
 # --- aliases a user adds (Settings > Voice assistants > Expose > entity > Aliases) ----
@@ -230,11 +254,20 @@ async def test_korean_commands_need_the_shipped_sentences(
 async def test_english_names_without_punctuation_need_an_alias(
     hass: HomeAssistant, assist: MockConfigEntry, ddc: ShelterDdc
 ) -> None:
-    """Speech-to-text writes no "/" or "-": "cooler heater" is not "Cooler/heater"."""
-    response = await say(hass, "set cooler heater to 24 degrees", "en")
-    assert not done(response)
+    """Speech-to-text writes no "/" or "-": "cooler heater" is not "Cooler/heater".
+
+    Newer releases match names loosely and may need no alias; the alias must
+    work on every release.
+    """
+    response = await say(hass, "set cooler heater to 23 degrees", "en")
+    assert done(response) is (ddc.get(*SUMMER_TARGET) == 230)
+    if INTENTS_OF_2025_4:
+        assert not done(response)
     response = await say(hass, "what is the air quality sensor temperature", "en")
-    assert not done(response)
+    if INTENTS_OF_2025_4:
+        assert not done(response)
+    elif done(response):
+        assert "21.3 °C" in speech(response)
     registry = er.async_get(hass)
     registry.async_update_entity("climate.cooler_heater", aliases={"cooler heater"})
     registry.async_update_entity(
