@@ -126,6 +126,27 @@ class Page:
             f"not true within {timeout} s (last {last!r}): {expression[:300]}"
         )
 
+    def console(self) -> list[str]:
+        """Return (and forget) the console messages and uncaught errors since the last navigation."""
+        lines: list[str] = []
+        while not self._events.empty():
+            event = self._events.get_nowait()
+            params = event.get("params", {})
+            if event["method"] == "Runtime.consoleAPICalled":
+                text = " ".join(
+                    str(arg.get("value", arg.get("description", "")))
+                    for arg in params.get("args", [])
+                )
+                lines.append(f"console.{params.get('type')}: {text}")
+            elif event["method"] == "Runtime.exceptionThrown":
+                details = params.get("exceptionDetails", {})
+                exception = details.get("exception", {})
+                lines.append(
+                    f"uncaught: {exception.get('description') or details.get('text')}"
+                    f" {json.dumps(exception.get('preview', {}).get('properties', []))[:1000]}"
+                )
+        return lines
+
     async def click(self, x: float, y: float) -> None:
         """Click with the mouse at page coordinates."""
         for kind in ("mousePressed", "mouseReleased"):

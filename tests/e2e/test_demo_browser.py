@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+import shutil
 import socket
 
 import pytest
@@ -41,6 +42,10 @@ async def demo(socket_enabled: None, tmp_path: Path) -> AsyncIterator[Demo]:
         yield running
     finally:
         await running.stop()
+        log = running.config_dir / "home-assistant.log"
+        if log.exists():
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log, ARTIFACTS / "home-assistant.log")
 
 
 @pytest.fixture
@@ -49,7 +54,25 @@ async def ui(demo: Demo) -> AsyncIterator[HomeAssistantUI]:
     async with Browser(1280, 900) as browser:
         page = HomeAssistantUI(await browser.new_page(), demo.url)
         await page.login(USERNAME, PASSWORD)
-        yield page
+        try:
+            yield page
+        finally:
+            # What the browser showed last: the first thing to look at when a step failed.
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            await page.page.screenshot(ARTIFACTS / "last.png")
+            (ARTIFACTS / "console.txt").write_text(
+                "\n".join(page.page.console()), "utf-8"
+            )
+            (ARTIFACTS / "last.txt").write_text(
+                str(
+                    await page.page.evaluate(
+                        "[document.location.href, ...window.__deepQueryAll('*')"
+                        ".filter(el => !el.children.length).map(window.__deepText)"
+                        ".filter(Boolean)].join('\\n')"
+                    )
+                ),
+                "utf-8",
+            )
 
 
 def _switch_js(entity_id: str) -> str:
