@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
+import importlib
 import json
 import os
 from pathlib import Path
@@ -62,11 +63,7 @@ homeassistant:
   longitude: 126.978
   elevation: 38
 
-http:
-  server_host: 127.0.0.1
-  server_port: {port}
-
-# Listed one by one instead of default_config, which would send LAN multicast.
+{http}# Listed one by one instead of default_config, which would send LAN multicast.
 frontend:
 config:
 api:
@@ -127,13 +124,48 @@ class Demo:
 
     # --- files ---------------------------------------------------------------
 
+    def http_yaml(self) -> str:
+        """Bind the HTTP server to 127.0.0.1 on the demo's port, the way this release takes it.
+
+        Newer releases keep the HTTP settings in storage: YAML would be
+        migrated as an unconfirmed trial that the frontend asks to confirm
+        and that reverts to the defaults (every interface, port 8123) after
+        five minutes. There the settings are written to storage as confirmed.
+        """
+        try:
+            http_config = importlib.import_module(
+                "homeassistant.components.http.config"
+            )
+        except ImportError:
+            http_config = None
+        if http_config is None or not hasattr(http_config, "HTTPConfigStore"):
+            return f"http:\n  server_host: 127.0.0.1\n  server_port: {self.port}\n\n"
+        stable = {
+            **http_config.HTTP_STORAGE_SCHEMA(
+                {"server_host": ["127.0.0.1"], "server_port": self.port}
+            ),
+            "created_at": datetime.now(SEOUL).isoformat(),
+            "error": None,
+            "error_message": None,
+        }
+        stored = {
+            "version": http_config.STORAGE_VERSION,
+            "minor_version": http_config.STORAGE_MINOR_VERSION,
+            "key": http_config.STORAGE_KEY,
+            "data": {"stable": stable, "pending": None, "yaml_migration_done": True},
+        }
+        (self.config_dir / ".storage" / http_config.STORAGE_KEY).write_text(
+            json.dumps(stored), encoding="utf-8"
+        )
+        return ""
+
     def write_config(self) -> None:
         """Create a fresh configuration directory with the integration linked in."""
         if self.config_dir.exists():
             shutil.rmtree(self.config_dir)
         (self.config_dir / ".storage").mkdir(parents=True)
         (self.config_dir / "configuration.yaml").write_text(
-            CONFIGURATION.format(port=self.port), encoding="utf-8"
+            CONFIGURATION.format(http=self.http_yaml()), encoding="utf-8"
         )
         (self.config_dir / "custom_components").mkdir()
         (self.config_dir / "custom_components" / DOMAIN).symlink_to(
