@@ -770,6 +770,14 @@ def cli(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.full:
         args.window = max(args.window, 300.0)
+    if args.window < SCAN_INTERVAL or args.window % SCAN_INTERVAL:
+        # The window opens half a poll after the first polls: only whole
+        # intervals see each periodic poll exactly once. A shorter window may
+        # see none at all, and report zero traffic.
+        parser.error(
+            f"--window must be a whole multiple of the {SCAN_INTERVAL} s poll"
+            f" (got {args.window:g})"
+        )
     sys.exit(asyncio.run(main(args)))
 
 

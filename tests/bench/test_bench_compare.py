@@ -34,7 +34,7 @@ def test_benchmark_produces_figures_for_both_integrations(tmp_path: Path) -> Non
             "--points",
             "1",
             "--window",
-            "5",
+            "10",
             "--commands",
             "2",
             "--refreshes",
@@ -61,3 +61,17 @@ def test_benchmark_produces_figures_for_both_integrations(tmp_path: Path) -> Non
         assert result["probe"]["steady"]["cpu_s_per_min"] > 0
         for platform in ("switch", "climate", "fan"):
             assert result["probe"]["commands"][platform]["count"] == 2
+
+
+def test_a_window_shorter_than_a_poll_is_refused() -> None:
+    """A 5 s window may fall between two 10 s polls and report zero traffic."""
+    run = subprocess.run(
+        [sys.executable, "-m", "devtools.bench_compare", "--window", "5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "--window must be a whole multiple of the 10 s poll (got 5)" in run.stderr
