@@ -1,4 +1,8 @@
-"""Draw the integration's brand images (icon and logo, light and dark) into brand/.
+"""Draw the integration's brand images (icon and logo, light and dark).
+
+They go to custom_components/smartcity_ddc/brand/, where Home Assistant 2026.3+
+serves a custom integration's own brand images and the HACS action looks for
+them (home-assistant/brands no longer takes custom integrations).
 
 A bus-shelter glyph — roof, glass back wall, bench and the DDC's status light —
 drawn with Pillow at 4x and downsampled, so the images are reproducible from
@@ -84,7 +88,7 @@ def _logo(height: int, colours: dict[str, tuple[int, int, int]]) -> Image.Image:
 
 def main() -> None:
     """Write every brand image."""
-    out = ROOT / "brand"
+    out = ROOT / "custom_components" / "smartcity_ddc" / "brand"
     out.mkdir(exist_ok=True)
     for prefix, colours in (("", LIGHT), ("dark_", DARK)):
         _glyph(256, colours).save(out / f"{prefix}icon.png", optimize=True)

@@ -19,6 +19,7 @@ from homeassistant.const import __version__ as ha_version
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
+from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
@@ -104,10 +105,21 @@ def test_hacs_json() -> None:
     assert (ROOT / "README.md").is_file()
 
 
-def test_brand_images_exist() -> None:
-    for name in ("icon.png", "icon@2x.png", "logo.png", "logo@2x.png"):
-        for prefix in ("", "dark_"):
-            assert (ROOT / "brand" / f"{prefix}{name}").stat().st_size > 1000
+def test_brand_images_follow_the_brands_rules() -> None:
+    """Icon and logo, light and dark, in the integration's own brand/ folder.
+
+    Sizes as home-assistant/brands demands them: a square icon of 256 px (512
+    at @2x), a logo whose shortest side is 128-256 px (256-512 at @2x).
+    """
+    for prefix in ("", "dark_"):
+        for name, side in (("icon.png", 256), ("icon@2x.png", 512)):
+            with Image.open(PACKAGE / "brand" / f"{prefix}{name}") as image:
+                assert image.format == "PNG"
+                assert image.size == (side, side), name
+        for name, low, high in (("logo.png", 128, 256), ("logo@2x.png", 256, 512)):
+            with Image.open(PACKAGE / "brand" / f"{prefix}{name}") as image:
+                assert image.format == "PNG"
+                assert low <= min(image.size) <= high, name
 
 
 # --- translations ------------------------------------------------------------------------
