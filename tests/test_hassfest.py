@@ -22,6 +22,7 @@ from homeassistant.setup import async_setup_component
 from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 import yaml
 
 from custom_components.smartcity_ddc.const import DOMAIN
@@ -105,12 +106,27 @@ def test_hacs_json() -> None:
     assert (ROOT / "README.md").is_file()
 
 
+BRAND_IMAGES = (
+    "icon.png",
+    "icon@2x.png",
+    "logo.png",
+    "logo@2x.png",
+    "dark_icon.png",
+    "dark_icon@2x.png",
+    "dark_logo.png",
+    "dark_logo@2x.png",
+)
+
+
 def test_brand_images_follow_the_brands_rules() -> None:
     """Icon and logo, light and dark, in the integration's own brand/ folder.
 
     Sizes as home-assistant/brands demands them: a square icon of 256 px (512
     at @2x), a logo whose shortest side is 128-256 px (256-512 at @2x).
     """
+    assert sorted(path.name for path in (PACKAGE / "brand").iterdir()) == sorted(
+        BRAND_IMAGES
+    )
     for prefix in ("", "dark_"):
         for name, side in (("icon.png", 256), ("icon@2x.png", 512)):
             with Image.open(PACKAGE / "brand" / f"{prefix}{name}") as image:
@@ -120,6 +136,23 @@ def test_brand_images_follow_the_brands_rules() -> None:
             with Image.open(PACKAGE / "brand" / f"{prefix}{name}") as image:
                 assert image.format == "PNG"
                 assert low <= min(image.size) <= high, name
+
+
+async def test_home_assistant_serves_our_brand_images(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator
+) -> None:
+    """Home Assistant 2026.3+ serves the brand/ folder itself: each image, not the CDN's."""
+    pytest.importorskip(
+        "homeassistant.components.brands",
+        reason="Home Assistant serves a custom integration's own brand images from 2026.3",
+    )
+    assert await async_setup_component(hass, "brands", {})
+    client = await hass_client()
+    for name in BRAND_IMAGES:
+        response = await client.get(f"/api/brands/integration/{DOMAIN}/{name}")
+        assert response.status == 200, name
+        assert response.content_type == "image/png"
+        assert await response.read() == (PACKAGE / "brand" / name).read_bytes(), name
 
 
 # --- translations ------------------------------------------------------------------------
