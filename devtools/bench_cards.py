@@ -27,22 +27,24 @@ from typing import Final
 
 from homeassistant.core import HomeAssistant
 
-from custom_components.smartcity_ddc.cardsync import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_READ_SIZE,
-    CardDatabase,
-    CardEvent,
-    CardSync,
-    DbSettings,
-    EventKind,
-    SyncSummary,
-)
-from custom_components.smartcity_ddc.const import (
+from custom_components.smartcity_ddc.cards.const import (
     EVENT_CARD_DELETED,
     EVENT_CARD_ISSUED,
     EVENT_CARD_REJECTED,
 )
-from custom_components.smartcity_ddc.coordinator_cards import CardsStore
+from custom_components.smartcity_ddc.cards.engine.database import (
+    CardDatabase,
+    DbSettings,
+)
+from custom_components.smartcity_ddc.cards.engine.sync import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_READ_SIZE,
+    CardEvent,
+    CardSync,
+    EventKind,
+    SyncSummary,
+)
+from custom_components.smartcity_ddc.cards.store import CardsStore
 
 from .mariadb import HOST, MariaDbServer, card_table_ddl
 

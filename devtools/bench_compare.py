@@ -50,20 +50,16 @@ from homeassistant.helpers.json import JSONEncoder
 
 from custom_components.smartcity_ddc.const import (
     CONF_KIND,
-    CONF_POWER_RULE,
     CONF_SLAVE,
     CONF_TRANSPORT,
     DOMAIN,
     EntryKind,
-    PowerRule,
 )
-from custom_components.smartcity_ddc.ddc import (
-    DdcClient,
-    ReadRequest,
-    RegisterKind,
-    WireModel,
-    standard_profile,
-)
+from custom_components.smartcity_ddc.line import ReadRequest, RegisterKind
+from custom_components.smartcity_ddc.shelter.const import CONF_POWER_RULE, PowerRule
+from custom_components.smartcity_ddc.shelter.engine.client import DdcClient
+from custom_components.smartcity_ddc.shelter.engine.planner import WireModel
+from custom_components.smartcity_ddc.shelter.engine.profile import standard_profile
 from devtools.modbus_yaml import (
     NOT_EXPRESSIBLE,
     Hub,
@@ -301,7 +297,7 @@ class BenchRun:
         ):
             for slave in slaves:
                 data = {
-                    CONF_KIND: EntryKind.DDC.value,
+                    CONF_KIND: EntryKind.SHELTER.value,
                     CONF_TRANSPORT: "tcp",
                     "host": HOST,
                     "port": server.port,

@@ -12,15 +12,15 @@ import asyncio
 import statistics
 import time
 
-from custom_components.smartcity_ddc.ddc import (
-    DdcClient,
+from custom_components.smartcity_ddc.line import (
     LineConfig,
     ModbusLine,
     ReadRequest,
     Transport,
-    WireModel,
-    standard_profile,
 )
+from custom_components.smartcity_ddc.shelter.engine.client import DdcClient
+from custom_components.smartcity_ddc.shelter.engine.planner import WireModel
+from custom_components.smartcity_ddc.shelter.engine.profile import standard_profile
 from devtools.simulator import ShelterDdc, SimulatorServer
 
 

@@ -17,7 +17,9 @@ import tracemalloc
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from custom_components.smartcity_ddc.water import HOUR, Reading, WaterSite
+from custom_components.smartcity_ddc.meters.engine.history import HOUR
+from custom_components.smartcity_ddc.meters.engine.model import Reading
+from custom_components.smartcity_ddc.meters.engine.site import WaterSite
 
 SEOUL = ZoneInfo("Asia/Seoul")
 START = int(datetime(2026, 1, 1, 0, 5, tzinfo=SEOUL).timestamp())

@@ -32,19 +32,17 @@ from typing import Any, Final
 
 import yaml
 
-from custom_components.smartcity_ddc.ddc import (
+from custom_components.smartcity_ddc.line import ReadRequest, RegisterKind, RegisterRef
+from custom_components.smartcity_ddc.shelter.engine.profile import (
+    RELAY_TYPES,
     Key,
     Point,
     Profile,
-    ReadRequest,
-    RegisterKind,
-    RegisterRef,
     Unit,
     UnitType,
     ValueType,
     standard_profile,
 )
-from custom_components.smartcity_ddc.ddc.profile import RELAY_TYPES
 
 #: What the standard shelter needs and the built-in `modbus` integration has no way to say.
 NOT_EXPRESSIBLE: Final[tuple[str, ...]] = (

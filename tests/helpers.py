@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
+from unittest.mock import patch
 
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+
+from custom_components.smartcity_ddc.const import EntryKind
+from custom_components.smartcity_ddc.jobs import JOBS
 
 
 def _unit(unit: str | None) -> str | None:
@@ -58,3 +65,12 @@ def entity_snapshot(
             "attributes": attributes,
         }
     return result
+
+
+@contextmanager
+def only_platforms(kind: EntryKind, platforms: Iterable[Platform]) -> Iterator[None]:
+    """Let a job set up only some of its platforms while the context lasts."""
+    job = JOBS[kind]
+    narrowed = replace(job, platforms={p: job.platforms[p] for p in platforms})
+    with patch.dict(JOBS, {kind: narrowed}):
+        yield

@@ -28,8 +28,8 @@ import yaml
 from custom_components.smartcity_ddc.const import DOMAIN
 from tests.cards.conftest import card_table, cards_entry, groups  # noqa: F401
 from tests.flow_strings import Shown, problems
-from tests.integration.conftest import ddc_entry  # noqa: F401
-from tests.water.conftest import push_meter, site_entry
+from tests.meters.conftest import push_meter, site_entry
+from tests.shelter.conftest import ddc_entry  # noqa: F401
 
 ROOT = Path(__file__).parents[1]
 PACKAGE = ROOT / "custom_components" / DOMAIN

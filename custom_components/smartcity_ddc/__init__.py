@@ -1,85 +1,87 @@
-"""The Smart City DDC integration: shelters, access cards and water meters."""
+"""The Smart City DDC integration: shelters, access cards and meters, one job per entry."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Final
-
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
+from homeassistant.util.hass_dict import HassKey
 
-from .const import CONF_KIND, DOMAIN, EntryKind
-from .coordinator import async_remove_ddc_entry, async_setup_ddc_entry
-from .coordinator_cards import async_remove_cards_entry, async_setup_cards_entry
-from .coordinator_water import async_remove_water_entry, async_setup_water_entry
-from .services import async_setup_services
+from .const import CONF_KIND, DOMAIN, ENTRY_VERSION, LOGGER, EntryKind
+from .jobs import JOBS, job_of
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
-PLATFORMS: Final[dict[EntryKind, list[Platform]]] = {
-    EntryKind.DDC: [
-        Platform.BINARY_SENSOR,
-        Platform.CALENDAR,
-        Platform.CLIMATE,
-        Platform.FAN,
-        Platform.SENSOR,
-        Platform.SWITCH,
-        Platform.TIME,
-    ],
-    EntryKind.CARDS: [Platform.BINARY_SENSOR, Platform.SENSOR],
-    EntryKind.WATER: [Platform.BINARY_SENSOR, Platform.SENSOR],
+#: Entries with a reload scheduled that has not read the entry yet.
+_RELOADS: HassKey[set[str]] = HassKey(f"{DOMAIN}_reloads")
+
+#: The kind names version 1 entries stored.
+_V1_KINDS = {
+    "ddc": EntryKind.SHELTER,
+    "cards": EntryKind.CARDS,
+    "water": EntryKind.METERS,
 }
-
-type _EntryHook = Callable[[HomeAssistant, ConfigEntry], Awaitable[None]]
-
-#: Each kind sets itself up (coordinator, devices, repair issues) beside its coordinator.
-_SETUP: Final[dict[EntryKind, _EntryHook]] = {
-    EntryKind.DDC: async_setup_ddc_entry,
-    EntryKind.CARDS: async_setup_cards_entry,
-    EntryKind.WATER: async_setup_water_entry,
-}
-_REMOVE: Final[dict[EntryKind, _EntryHook]] = {
-    EntryKind.DDC: async_remove_ddc_entry,
-    EntryKind.CARDS: async_remove_cards_entry,
-    EntryKind.WATER: async_remove_water_entry,
-}
-
-
-def entry_kind(entry: ConfigEntry) -> EntryKind:
-    """Return which job a config entry does."""
-    return EntryKind(entry.data[CONF_KIND])
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the integration's actions."""
-    async_setup_services(hass)
+    """Register every job's actions."""
+    for job in JOBS.values():
+        if job.async_setup_services is not None:
+            job.async_setup_services(hass)
     return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Set up one config entry of any kind."""
-    kind = entry_kind(entry)
-    await _SETUP[kind](hass, entry)
+    """Set up one config entry of any job."""
+    # Registered before anything is read from the entry: a change stored while
+    # the entry sets up (or between a reload's unload and this setup) reloads
+    # it again, so the running entry always ends as the stored one.
     entry.async_on_unload(entry.add_update_listener(_async_reload_on_change))
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS[kind])
+    hass.data.setdefault(_RELOADS, set()).discard(entry.entry_id)
+    job = job_of(entry)
+    await job.async_setup_entry(hass, entry)
+    await hass.config_entries.async_forward_entry_setups(entry, list(job.platforms))
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Unload a config entry; coordinators release their resources on unload."""
+    """Unload a config entry; its coordinator ends its work and releases what it holds."""
+    hass.data.setdefault(_RELOADS, set()).discard(entry.entry_id)
     return await hass.config_entries.async_unload_platforms(
-        entry, PLATFORMS[entry_kind(entry)]
+        entry, list(job_of(entry).platforms)
     )
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """Remove what a deleted entry left behind (repair issues, stored data)."""
-    await _REMOVE[entry_kind(entry)](hass, entry)
+    await job_of(entry).async_remove_entry(hass, entry)
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """Bring an entry stored by an older release to this release's shape."""
+    if entry.version > ENTRY_VERSION:
+        # Stored by a newer release: refuse rather than guess.
+        return False
+    if entry.version == 1:
+        kind = _V1_KINDS.get(str(entry.data.get(CONF_KIND)))
+        if kind is None:
+            return False
+        await JOBS[kind].async_migrate_entry(hass, entry)
+        hass.config_entries.async_update_entry(entry, version=2, minor_version=1)
+        LOGGER.info("Migrated %s to config entry version 2", entry.title)
+    return True
 
 
 async def _async_reload_on_change(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Reload an entry after its options changed."""
-    await hass.config_entries.async_reload(entry.entry_id)
+    """Reload an entry after its options or subentries changed.
+
+    Changes in quick succession (five meters added one after another) need
+    one reload, not five: a reload that has not set the entry up yet will
+    read all of them.
+    """
+    pending = hass.data.setdefault(_RELOADS, set())
+    if entry.entry_id in pending:
+        return
+    pending.add(entry.entry_id)
+    hass.config_entries.async_schedule_reload(entry.entry_id)

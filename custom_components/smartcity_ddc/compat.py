@@ -34,7 +34,7 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import VolumeConverter
 
 from .const import DOMAIN
-from .water import HourRow
+from .meters.engine.site import HourRow
 
 if TYPE_CHECKING:
     from homeassistant.components.recorder.models import StatisticMetaData

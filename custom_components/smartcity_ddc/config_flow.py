@@ -1,34 +1,36 @@
-"""Config flow: add a shelter DDC, an access-card sync or a water-meter site.
+"""Config flow: add a shelter, an access-card sync or a meter site.
 
-Each kind of entry has its own steps in a flow_<kind>.py module; this class
-routes between them.
+Each job keeps its steps in its own flow module; this class routes to them.
+A job's first step has the job's name, and reconfigure starts there too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentryFlow,
     OptionsFlow,
 )
 from homeassistant.core import callback
 
-from .const import CONF_KIND, DOMAIN, EntryKind
-from .flow_cards import CardsFlowMixin, CardsOptionsFlow
-from .flow_ddc import DdcFlowMixin, DdcOptionsFlow
-from .flow_water import WaterFlowMixin, WaterOptionsFlow
+from .cards.flow import CardsFlowMixin
+from .const import DOMAIN, ENTRY_VERSION, EntryKind
+from .jobs import job_of
+from .meters.flow import MetersFlowMixin
+from .shelter.flow import ShelterFlowMixin
 
 
 class SmartCityConfigFlow(
-    DdcFlowMixin, CardsFlowMixin, WaterFlowMixin, ConfigFlow, domain=DOMAIN
+    ShelterFlowMixin, CardsFlowMixin, MetersFlowMixin, ConfigFlow, domain=DOMAIN
 ):
-    """Add one DDC, card sync or water-meter site per entry."""
+    """Add one shelter, card sync or meter site per entry."""
 
-    VERSION = 1
+    VERSION = ENTRY_VERSION
+    MINOR_VERSION = 1
 
     def __init__(self) -> None:
         """Start with an empty draft."""
@@ -37,38 +39,34 @@ class SmartCityConfigFlow(
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
-        """Return the options flow of the entry's kind."""
-        match EntryKind(config_entry.data[CONF_KIND]):
-            case EntryKind.DDC:
-                return DdcOptionsFlow()
-            case EntryKind.CARDS:
-                return CardsOptionsFlow()
-            case EntryKind.WATER:
-                return WaterOptionsFlow()
+        """Return the options flow of the entry's job."""
+        return job_of(config_entry).options_flow()
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Return the subentries of the entry's job (a meter site's meters)."""
+        return dict(job_of(config_entry).subentry_flows)
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Ask which job the new entry does."""
         return self.async_show_menu(
-            step_id="user",
-            menu_options=[EntryKind.DDC, EntryKind.CARDS, EntryKind.WATER],
+            step_id="user", menu_options=[kind.value for kind in EntryKind]
         )
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the connection of an existing entry of any kind."""
-        match EntryKind(self._get_reconfigure_entry().data[CONF_KIND]):
-            case EntryKind.DDC:
-                return await self.async_step_reconfigure_ddc()
+        """Change an existing entry: each job's first step knows it is a reconfigure."""
+        match job_of(self._get_reconfigure_entry()).kind:
+            case EntryKind.SHELTER:
+                return await self.async_step_shelter()
             case EntryKind.CARDS:
-                return await self.async_step_reconfigure_cards()
-            case EntryKind.WATER:
-                return await self.async_step_water_reconfigure()
-
-    async def async_step_reauth(
-        self, entry_data: Mapping[str, Any]
-    ) -> ConfigFlowResult:
-        """Ask for a new database password (only a card sync has credentials)."""
-        return await self.async_step_cards_reauth(entry_data)
+                return await self.async_step_cards()
+            case EntryKind.METERS:
+                return await self.async_step_meters()
+        raise NotImplementedError

@@ -1,22 +1,100 @@
-"""Device-registry helpers shared by the entry kinds."""
+"""Home Assistant glue every job shares: the line pool, hub devices, selectors, errors, work in flight."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
+from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, selector
+from homeassistant.util.hass_dict import HassKey
 
-from .const import DOMAIN
+from .const import (
+    CONF_BAUDRATE,
+    CONF_BYTESIZE,
+    CONF_PARITY,
+    CONF_SERIAL_PORT,
+    CONF_STOPBITS,
+    CONF_TRANSPORT,
+    DEFAULT_BAUDRATE,
+    DEFAULT_TIMEOUT,
+    DOMAIN,
+    SERVICE_MANUFACTURER,
+)
+from .line import LineConfig, LinePool, Parity, Transport
+
+#: One LinePool for the whole integration: every job's devices on one gateway share a line.
+DATA_LINES: HassKey[LinePool] = HassKey(f"{DOMAIN}_lines")
+
+#: How long unloading an entry waits for its commands and syncs before it cancels them.
+DRAIN_TIMEOUT: Final = 8.0
 
 
-def unit_device_identifier(entry_id: str, uid: str) -> tuple[str, str]:
-    """Return the device registry identifier of a DDC unit."""
-    return (DOMAIN, f"{entry_id}_{uid}")
+def line_pool(hass: HomeAssistant) -> LinePool:
+    """Return the integration-wide pool of lines (closed when Home Assistant stops)."""
+    if (pool := hass.data.get(DATA_LINES)) is None:
+        pool = hass.data[DATA_LINES] = LinePool()
+
+        async def _close(_event: Event) -> None:
+            await pool.close_all()
+
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _close)
+    return pool
 
 
-def water_meter_identifier(entry_id: str, meter_id: str) -> tuple[str, str]:
-    """Return the device registry identifier of a water meter."""
-    return (DOMAIN, f"{entry_id}_water_{meter_id}")
+def line_config(data: Mapping[str, Any]) -> LineConfig:
+    """Build the line settings a config entry or subentry stores."""
+    transport = Transport(data[CONF_TRANSPORT])
+    if transport is Transport.SERIAL:
+        return LineConfig(
+            transport=transport,
+            serial_port=data[CONF_SERIAL_PORT],
+            baudrate=int(data.get(CONF_BAUDRATE, DEFAULT_BAUDRATE)),
+            bytesize=int(data.get(CONF_BYTESIZE, 8)),
+            parity=Parity(data.get(CONF_PARITY, Parity.NONE)),
+            stopbits=int(data.get(CONF_STOPBITS, 1)),
+            timeout=DEFAULT_TIMEOUT,
+        )
+    return LineConfig(
+        transport=transport,
+        host=data[CONF_HOST],
+        port=int(data[CONF_PORT]),
+        timeout=DEFAULT_TIMEOUT,
+    )
+
+
+# --- devices ----------------------------------------------------------------------
+
+
+@callback
+def async_register_hub(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    *,
+    model: str,
+    manufacturer: str | None = None,
+) -> None:
+    """Register an entry's hub device.
+
+    A job that drives hardware (a shelter's DDC) names the hardware's maker; a
+    job that is a service of this integration (card sync, meter site) is a
+    service device made by the integration.
+    """
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, entry.entry_id)},
+        manufacturer=manufacturer or SERVICE_MANUFACTURER,
+        entry_type=None if manufacturer else dr.DeviceEntryType.SERVICE,
+        model=model,
+        name=entry.title,
+    )
 
 
 @callback
@@ -33,3 +111,136 @@ def async_prune_devices(
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
         if not device.identifiers & keep:
             registry.async_remove_device(device.id)
+
+
+# --- flow forms -------------------------------------------------------------------
+
+
+def number_box(
+    minimum: float,
+    maximum: float,
+    step: float | Literal["any"] = 1,
+    unit: str | None = None,
+) -> selector.NumberSelector:
+    """Return a number box selector."""
+    config = selector.NumberSelectorConfig(
+        min=minimum, max=maximum, step=step, mode=selector.NumberSelectorMode.BOX
+    )
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return selector.NumberSelector(config)
+
+
+def dropdown(
+    options: list[str] | list[selector.SelectOptionDict],
+    key: str | None = None,
+    *,
+    custom: bool = False,
+    multiple: bool = False,
+) -> selector.SelectSelector:
+    """Return a select selector (a list when several may be picked), translated when a key is given."""
+    config = selector.SelectSelectorConfig(
+        options=options,
+        custom_value=custom,
+        multiple=multiple,
+        mode=selector.SelectSelectorMode.LIST
+        if multiple
+        else selector.SelectSelectorMode.DROPDOWN,
+    )
+    if key is not None:
+        config["translation_key"] = key
+    return selector.SelectSelector(config)
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorKeys:
+    """One job's table of which translation key explains which error; the first match wins.
+
+    The job's flow shows the key as a form error, its coordinator and
+    actions raise it as a translated exception: one table, both places.
+    """
+
+    table: tuple[tuple[type[BaseException], str], ...]
+    fallback: str
+
+    def key(self, err: BaseException) -> str:
+        """Return the translation key that explains an error to a user."""
+        for kind, key in self.table:
+            if isinstance(err, kind):
+                return key
+        return self.fallback
+
+
+# --- work in flight ----------------------------------------------------------------
+
+
+class EntryWork:
+    """The commands, syncs and polls running for one loaded entry.
+
+    Unloading an entry (a reload, a removal, Home Assistant stopping) first
+    refuses new work, then waits a bounded time for what runs to finish, then
+    cancels it: nothing an old entry started goes on beside its successor.
+    """
+
+    def __init__(self, title: str, drain: float = DRAIN_TIMEOUT) -> None:
+        """Start open, with nothing running; unloading waits `drain` seconds for work."""
+        self.title = title
+        self.drain = drain
+        self.closed = False
+        self._running: Counter[asyncio.Task[Any]] = Counter()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._cancelled: set[asyncio.Task[Any]] = set()
+
+    @contextlib.asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        """Run a piece of work; refused with a translated error once the entry unloads."""
+        if self.closed:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="entry_unloading",
+                translation_placeholders={"title": self.title},
+            )
+        task = asyncio.current_task()
+        assert task is not None
+        self._running[task] += 1
+        self._idle.clear()
+        try:
+            yield
+        except asyncio.CancelledError:
+            if task not in self._cancelled:
+                raise
+            self._cancelled.discard(task)
+            task.uncancel()
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="entry_unloading",
+                translation_placeholders={"title": self.title},
+            ) from None
+        finally:
+            self._running[task] -= 1
+            if self._running[task] <= 0:
+                del self._running[task]
+            if not self._running:
+                self._idle.set()
+
+    @property
+    def busy(self) -> bool:
+        """Return True while any work runs."""
+        return bool(self._running)
+
+    async def close(self) -> None:
+        """Refuse new work, let running work finish within the drain time, then cancel it."""
+        self.closed = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.drain):
+                await self._idle.wait()
+        if not self._running:
+            return
+        for task in self._running:
+            self._cancelled.add(task)
+            task.cancel(f"{self.title} is unloading")
+        await self._idle.wait()

@@ -1,43 +1,20 @@
-"""Repair flows: acknowledge the rows a card sync rejected."""
+"""Repair flows of fixable issues: the job of the issue's entry provides the flow."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from homeassistant import data_entry_flow
 from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 
-from .coordinator_cards import CardsCoordinator
-
-
-class CardsRejectedRepairFlow(ConfirmRepairFlow):
-    """Confirm that the rejected rows were taken up with the access-control vendor."""
-
-    def __init__(self, entry_id: str) -> None:
-        """Remember which card sync the rows belong to."""
-        self.entry_id = entry_id
-
-    async def async_step_confirm(
-        self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
-        """Mark every rejected row as handled once confirmed."""
-        if user_input is not None:
-            entry = self.hass.config_entries.async_get_entry(self.entry_id)
-            if (
-                entry is not None
-                and entry.state is ConfigEntryState.LOADED
-                and isinstance(entry.runtime_data, CardsCoordinator)
-            ):
-                await entry.runtime_data.async_acknowledge_rejected()
-        return await super().async_step_confirm(user_input)
+from .jobs import job_of
 
 
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, Any] | None
 ) -> RepairsFlow:
-    """Return the repair flow of a fixable issue."""
-    if issue_id.startswith("cards_rejected_") and data and "entry_id" in data:
-        return CardsRejectedRepairFlow(str(data["entry_id"]))
+    """Return the repair flow of a fixable issue (its data names the entry)."""
+    entry = hass.config_entries.async_get_entry(str((data or {}).get("entry_id")))
+    if entry is not None and (fix_flow := job_of(entry).fix_flow) is not None:
+        return fix_flow(hass, data or {})
     return ConfirmRepairFlow()

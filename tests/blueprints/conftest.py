@@ -20,7 +20,7 @@ from tests.cards.conftest import (  # noqa: F401
     groups,
     setup_cards,
 )
-from tests.integration.conftest import ddc_entry, hass_seoul, setup_ddc  # noqa: F401
+from tests.shelter.conftest import ddc_entry, hass_seoul, setup_ddc  # noqa: F401
 
 BLUEPRINTS = Path(__file__).parents[2] / "blueprints" / "automation" / "smartcity_ddc"
 AUTOMATION = "automation.under_test"

@@ -16,8 +16,8 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from tests.water.conftest import push_meter, seoul, site_entry
-from tests.water.helpers import at, push
+from tests.meters.conftest import push_meter, seoul, site_entry
+from tests.meters.helpers import at, push
 
 from .conftest import use_blueprint
 

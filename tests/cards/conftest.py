@@ -10,11 +10,9 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smartcity_ddc.const import CONF_GROUPS, DOMAIN
-from custom_components.smartcity_ddc.coordinator_cards import (
-    cards_title,
-    cards_unique_id,
-)
+from custom_components.smartcity_ddc.cards.const import CONF_GROUPS
+from custom_components.smartcity_ddc.cards.coordinator import cards_title
+from custom_components.smartcity_ddc.const import DOMAIN
 from devtools.mariadb import MariaDbServer
 
 from .helpers import CardTable
@@ -70,7 +68,7 @@ def cards_entry(card_table: CardTable, groups: dict[str, str]) -> MockConfigEntr
     return MockConfigEntry(
         domain=DOMAIN,
         title=cards_title(data),
-        unique_id=cards_unique_id(data),
+        version=2,
         data=data,
         options={CONF_SCAN_INTERVAL: 30, CONF_GROUPS: groups},
     )

@@ -9,16 +9,15 @@ from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
 
-from custom_components.smartcity_ddc.cardsync import DbSettings
-from custom_components.smartcity_ddc.const import (
+from custom_components.smartcity_ddc.cards.const import (
     CONF_DATABASE,
-    CONF_KIND,
     CONF_TABLE,
     CONF_TLS,
     CONF_TLS_CA_FILE,
     CONF_TLS_VERIFY,
-    EntryKind,
 )
+from custom_components.smartcity_ddc.cards.engine.database import DbSettings
+from custom_components.smartcity_ddc.const import CONF_KIND, EntryKind
 from devtools.mariadb import HOST, Account, MariaDbServer, card_table_ddl
 
 type Row = tuple[str | None, str | None, str | None, str | None, str | None, str | None]

@@ -22,17 +22,15 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smartcity_ddc.const import (
+from custom_components.smartcity_ddc.cards.const import (
     CONF_DATABASE,
     CONF_GROUPS,
-    CONF_KIND,
     CONF_TABLE,
     CONF_TLS,
     CONF_TLS_CA_FILE,
     CONF_TLS_VERIFY,
-    DOMAIN,
-    EntryKind,
 )
+from custom_components.smartcity_ddc.const import CONF_KIND, DOMAIN, EntryKind
 from devtools.mariadb import HOST, MariaDbServer, write_test_ca
 
 from .helpers import CardTable, issue
@@ -239,8 +237,8 @@ async def test_a_server_that_never_answers(
 ) -> None:
     flow_id = await open_form(hass)
     with (
-        patch("custom_components.smartcity_ddc.coordinator_cards.CONNECT_TIMEOUT", 0.2),
-        patch("custom_components.smartcity_ddc.coordinator_cards.QUERY_TIMEOUT", 0.2),
+        patch("custom_components.smartcity_ddc.cards.coordinator.CONNECT_TIMEOUT", 0.2),
+        patch("custom_components.smartcity_ddc.cards.coordinator.QUERY_TIMEOUT", 0.2),
     ):
         result = await submit(
             hass, flow_id, form(card_table, **{CONF_PORT: silent_port})
@@ -389,6 +387,7 @@ async def test_reconfigure_errors_and_conflicts(
     hass: HomeAssistant, card_table: CardTable, setup_cards: MockConfigEntry
 ) -> None:
     other = MockConfigEntry(
+        version=2,
         domain=DOMAIN,
         unique_id=setup_cards.unique_id.replace("t_card_issue_if", "t_other"),  # type: ignore[union-attr]
         data=card_table.entry_data(**{CONF_TABLE: "t_other"}),

@@ -26,18 +26,18 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.smartcity_ddc.cardsync import SyncStep
-from custom_components.smartcity_ddc.compat import device_by_identifier
-from custom_components.smartcity_ddc.const import (
+from custom_components.smartcity_ddc.cards.const import (
     CONF_GROUPS,
     CONF_TLS,
     CONF_TLS_CA_FILE,
-    DOMAIN,
     EVENT_CARD_DELETED,
     EVENT_CARD_ISSUED,
     EVENT_CARD_REJECTED,
 )
-from custom_components.smartcity_ddc.coordinator_cards import CardsCoordinator
+from custom_components.smartcity_ddc.cards.coordinator import CardsCoordinator
+from custom_components.smartcity_ddc.cards.engine.sync import SyncStep
+from custom_components.smartcity_ddc.compat import device_by_identifier
+from custom_components.smartcity_ddc.const import DOMAIN
 from devtools.mariadb import MariaDbServer
 
 from .helpers import CardTable, delete, issue
@@ -276,7 +276,7 @@ async def test_the_database_going_away_mid_sync_and_coming_back(
     groups: dict[str, str],
 ) -> None:
     data = private_table.entry_data()
-    entry = MockConfigEntry(domain=DOMAIN, title="Access cards (x)", data=data,
+    entry = MockConfigEntry(version=2, domain=DOMAIN, title="Access cards (x)", data=data,
                             options={"scan_interval": 30, CONF_GROUPS: groups})  # fmt: skip
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -324,7 +324,7 @@ async def test_a_server_down_at_startup_still_loads_the_registry(
     private_table: CardTable,
     hass_storage: dict[str, Any],
 ) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, title="Access cards (x)", data=private_table.entry_data(),
+    entry = MockConfigEntry(version=2, domain=DOMAIN, title="Access cards (x)", data=private_table.entry_data(),
                             options={"scan_interval": 30, CONF_GROUPS: {"A": "로비"}})  # fmt: skip
     hass_storage[f"{DOMAIN}.cards_{entry.entry_id}"] = {
         "version": 1,
@@ -388,6 +388,7 @@ async def test_a_missing_ca_file_is_a_permanent_setup_error(
     hass: HomeAssistant, card_table: CardTable
 ) -> None:
     entry = MockConfigEntry(
+        version=2,
         domain=DOMAIN,
         data=card_table.entry_data(
             **{CONF_TLS: True, CONF_TLS_CA_FILE: "/nonexistent/ca.pem"}
@@ -499,10 +500,8 @@ async def test_acknowledging_when_the_store_fails(
 async def test_repair_flows_for_other_issues_and_unloaded_entries(
     hass: HomeAssistant, card_table: CardTable, setup_cards: MockConfigEntry
 ) -> None:
-    from custom_components.smartcity_ddc.repairs import (
-        CardsRejectedRepairFlow,
-        async_create_fix_flow,
-    )
+    from custom_components.smartcity_ddc.cards.repairs import CardsRejectedRepairFlow
+    from custom_components.smartcity_ddc.repairs import async_create_fix_flow
 
     other = await async_create_fix_flow(hass, "register_collision_x", None)
     assert not isinstance(other, CardsRejectedRepairFlow)

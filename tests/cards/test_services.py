@@ -228,7 +228,7 @@ async def test_actions_name_a_loaded_card_sync(
     hass: HomeAssistant, card_table: CardTable, setup_cards: MockConfigEntry
 ) -> None:
     ddc = MockConfigEntry(
-        domain=DOMAIN, data={CONF_KIND: EntryKind.DDC, CONF_HOST: "x"}
+        version=2, domain=DOMAIN, data={CONF_KIND: EntryKind.SHELTER, CONF_HOST: "x"}
     )
     ddc.add_to_hass(hass)
     for entry_id in ("nope", ddc.entry_id):

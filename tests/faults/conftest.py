@@ -24,15 +24,15 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smartcity_ddc.const import (
     CONF_KIND,
-    CONF_POWER_RULE,
     CONF_SLAVE,
     CONF_TRANSPORT,
     DOMAIN,
     EntryKind,
-    PowerRule,
 )
-from custom_components.smartcity_ddc.coordinator import DATA_LINES, DdcCoordinator
-from custom_components.smartcity_ddc.ddc import LinePool
+from custom_components.smartcity_ddc.helpers import DATA_LINES
+from custom_components.smartcity_ddc.line import LinePool
+from custom_components.smartcity_ddc.shelter.const import CONF_POWER_RULE, PowerRule
+from custom_components.smartcity_ddc.shelter.coordinator import ShelterCoordinator
 from devtools.simulator import ShelterDdc, SimulatorServer
 
 SCAN_INTERVAL = 10
@@ -90,9 +90,9 @@ class Campaign:
     clock: ManualClock
 
     @property
-    def coordinator(self) -> DdcCoordinator:
+    def coordinator(self) -> ShelterCoordinator:
         """Return the entry's coordinator."""
-        coordinator: DdcCoordinator = self.entry.runtime_data
+        coordinator: ShelterCoordinator = self.entry.runtime_data
         return coordinator
 
     async def poll(self) -> None:
@@ -117,7 +117,7 @@ async def campaign(
     """Set up the DDC entry (0.5 s timeouts, lines on a manual clock); unload it after the case."""
     await hass.config.async_set_time_zone("Asia/Seoul")
     monkeypatch.setattr(
-        "custom_components.smartcity_ddc.coordinator.DEFAULT_TIMEOUT", TIMEOUT
+        "custom_components.smartcity_ddc.helpers.DEFAULT_TIMEOUT", TIMEOUT
     )
     caplog.set_level(logging.INFO)
     clock = ManualClock()
@@ -125,9 +125,9 @@ async def campaign(
     entry = MockConfigEntry(
         domain=DOMAIN,
         title="DDC 1 @ 127.0.0.1",
-        unique_id=f"net:127.0.0.1:{simulator.port}#1",
+        version=2,
         data={
-            CONF_KIND: EntryKind.DDC,
+            CONF_KIND: EntryKind.SHELTER,
             CONF_TRANSPORT: "tcp",
             CONF_HOST: "127.0.0.1",
             CONF_PORT: simulator.port,

@@ -245,7 +245,7 @@ async def _command(campaign: Campaign, expected: str) -> None:
         assert (state, ddc.output(6)) == ("on", True)
     elif expected == "fails":
         assert error is not None
-        assert error.translation_key == "write_not_confirmed"
+        assert error.translation_key == "shelter_write_not_confirmed"
         assert (state, ddc.output(6)) == ("off", False)
     else:
         assert error is None

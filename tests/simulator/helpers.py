@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pymodbus.framer import FramerRTU
 
-from custom_components.smartcity_ddc.ddc.client import UNIT_KEYWORD
+from custom_components.smartcity_ddc.line import UNIT_KEYWORD
 
 if TYPE_CHECKING:
     from devtools.simulator import SimulatorServer

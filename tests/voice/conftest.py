@@ -11,9 +11,9 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.smartcity_ddc.const import CONF_POWER_RULE, PowerRule
+from custom_components.smartcity_ddc.shelter.const import CONF_POWER_RULE, PowerRule
 from devtools.simulator import ShelterDdc
-from tests.integration.conftest import ddc_entry  # noqa: F401
+from tests.shelter.conftest import ddc_entry  # noqa: F401
 
 CUSTOM_SENTENCES = Path(__file__).parents[2] / "custom_sentences"
 

@@ -11,7 +11,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
-from custom_components.smartcity_ddc.const import PowerRule
+from custom_components.smartcity_ddc.shelter.const import PowerRule
 from devtools.simulator import ShelterDdc
 
 from .conftest import CUSTOM_SENTENCES
