@@ -53,6 +53,7 @@ from custom_components.smartcity_ddc.const import (
     CONF_SLAVE,
     CONF_TRANSPORT,
     DOMAIN,
+    ENTRY_VERSION,
     EntryKind,
 )
 from custom_components.smartcity_ddc.line import ReadRequest, RegisterKind
@@ -314,8 +315,8 @@ class BenchRun:
                             CONF_POWER_RULE: PowerRule.REFUSE.value,
                         },
                         source=SOURCE_USER,
-                        unique_id=f"net:{HOST}:{server.port}#{slave}",
-                        version=1,
+                        unique_id=None,
+                        version=ENTRY_VERSION,
                         minor_version=1,
                         discovery_keys=MappingProxyType({}),
                         subentries_data=None,

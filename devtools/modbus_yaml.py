@@ -148,7 +148,7 @@ def _ids(hub: Hub, slave: int, unit: Unit, key: str) -> tuple[str, str]:
     """Return (unique id, name) of an entity; names are unique across hubs, as the built-in requires."""
     return (
         f"{hub.name}_s{slave}_{unit.uid}_{key}",
-        f"{hub.name} S{slave} {unit.name_en} {key.replace('_', ' ')}",
+        f"{hub.name} S{slave} {unit.uid} {key.replace('_', ' ')}",
     )
 
 

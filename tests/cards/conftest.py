@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 import secrets
 
 from homeassistant.const import CONF_SCAN_INTERVAL
@@ -21,6 +22,18 @@ from .helpers import CardTable
 @pytest.fixture(autouse=True)
 def _allow_sockets(socket_enabled: None) -> None:
     """Let the tests connect to MariaDB on 127.0.0.1 (pytest-socket blocks sockets)."""
+
+
+@pytest.fixture(autouse=True)
+def _config_dir_of_the_test(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Keep each test's card registry files in its own configuration directory.
+
+    The registry is written to disk for real (atomically, mode 0600), so the
+    tests read and break real files instead of the harness's in-memory Store.
+    """
+    if "hass" in request.fixturenames:
+        hass: HomeAssistant = request.getfixturevalue("hass")
+        hass.config.config_dir = str(tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 import json
+from pathlib import Path
 from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
+from homeassistant.core import HomeAssistant
 
 from custom_components.smartcity_ddc.cards.const import (
     CONF_DATABASE,
@@ -17,7 +20,7 @@ from custom_components.smartcity_ddc.cards.const import (
     CONF_TLS_VERIFY,
 )
 from custom_components.smartcity_ddc.cards.engine.database import DbSettings
-from custom_components.smartcity_ddc.const import CONF_KIND, EntryKind
+from custom_components.smartcity_ddc.const import CONF_KIND, DOMAIN, EntryKind
 from devtools.mariadb import HOST, Account, MariaDbServer, card_table_ddl
 
 type Row = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
@@ -168,3 +171,39 @@ def assert_private(text: str, secrets: Iterable[str]) -> None:
     if leaked:
         where = [line for line in text.splitlines() if any(s in line for s in leaked)]
         raise AssertionError(f"personal data leaked: {leaked} in {where[:3]}")
+
+
+def registry_path(hass: HomeAssistant, entry_id: str) -> Path:
+    """Return where a card sync keeps its registry (Home Assistant's .storage)."""
+    return Path(hass.config.path(".storage", f"{DOMAIN}.cards_{entry_id}"))
+
+
+def read_registry(hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
+    """Return the registry document as it is on disk."""
+    document: dict[str, Any] = json.loads(registry_path(hass, entry_id).read_text())
+    return document
+
+
+def write_registry(hass: HomeAssistant, entry_id: str, data: dict[str, Any]) -> None:
+    """Put a registry on disk as an earlier run of Home Assistant left it."""
+    path = registry_path(hass, entry_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = f"{DOMAIN}.cards_{entry_id}"
+    path.write_text(
+        json.dumps({"version": 1, "minor_version": 1, "key": key, "data": data})
+    )
+
+
+@contextmanager
+def unwritable_registry(hass: HomeAssistant, entry_id: str) -> Iterator[None]:
+    """Make writing the registry fail for real: a directory stands where the file goes."""
+    path = registry_path(hass, entry_id)
+    saved = path.read_bytes() if path.exists() else None
+    path.unlink(missing_ok=True)
+    path.mkdir(parents=True)
+    try:
+        yield
+    finally:
+        path.rmdir()
+        if saved is not None:
+            path.write_bytes(saved)

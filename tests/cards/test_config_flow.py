@@ -67,7 +67,7 @@ async def open_form(hass: HomeAssistant) -> str:
         DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["ddc", "cards", "water"]
+    assert result["menu_options"] == ["shelter", "cards", "meters"]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "cards"}
     )
@@ -101,10 +101,8 @@ async def test_user_flow_creates_the_entry(
         CONF_TLS_VERIFY: True,
     }
     assert result["options"] == {CONF_SCAN_INTERVAL: 45, CONF_GROUPS: {}}
-    entry = result["result"]
-    assert entry.unique_id == (
-        f"mysql:{HOST}:{card_table.server.port}/{card_table.account.database}/t_card_issue_if"
-    )
+    # Which table an entry syncs is in its data; no unique id made of a host name.
+    assert result["result"].unique_id is None
     # The flow only checks the table: nothing is read or deleted.
     assert card_table.rows() == []
 
@@ -120,7 +118,11 @@ async def test_the_same_table_twice_is_refused(
     flow_id = await open_form(hass)
     result = await submit(hass, flow_id, form(card_table))
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "cards_already_configured"
+    assert result["reason"] == "already_configured"
+    # The server's name in another case is the same server.
+    flow_id = await open_form(hass)
+    result = await submit(hass, flow_id, form(card_table, **{CONF_HOST: HOST.upper()}))
+    assert result["reason"] == "already_configured"
 
 
 @pytest.mark.parametrize(
@@ -328,7 +330,7 @@ async def test_reauth_after_the_password_changed(
         flow_id, {CONF_USERNAME: account.user, CONF_PASSWORD: "n3w-Passw0rd"}
     )
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "cards_reauth_successful"
+    assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
     assert entry.data[CONF_PASSWORD] == "n3w-Passw0rd"
     assert entry.state is ConfigEntryState.LOADED
@@ -357,51 +359,75 @@ async def test_reauth_started_by_hand_shows_the_form(
 # --- reconfigure ------------------------------------------------------------------
 
 
-async def test_reconfigure_to_another_table_keeps_the_password(
-    hass: HomeAssistant, card_table: CardTable, setup_cards: MockConfigEntry
+async def test_reconfigure_keeps_the_password_for_the_same_login(
+    hass: HomeAssistant,
+    mariadb: MariaDbServer,
+    card_table: CardTable,
+    setup_cards: MockConfigEntry,
 ) -> None:
-    card_table.server.execute(
-        "CREATE TABLE t_card_issue_if2 LIKE t_card_issue_if",
-        database=card_table.account.database,
-    )
     result = await setup_cards.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "cards"
     keys = {str(key) for key in result["data_schema"].schema}
     assert CONF_SCAN_INTERVAL not in keys
-    values = form(card_table, **{CONF_TABLE: "t_card_issue_if2"})
+    # TLS turned on; the password field is left empty.
+    values = form(
+        card_table, **{CONF_TLS: True, CONF_TLS_CA_FILE: str(mariadb.ca_file)}
+    )
     del values[CONF_PASSWORD], values[CONF_SCAN_INTERVAL]
     result = await hass.config_entries.flow.async_configure(result["flow_id"], values)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    assert setup_cards.data[CONF_TABLE] == "t_card_issue_if2"
+    assert setup_cards.data[CONF_TLS] is True
     assert setup_cards.data[CONF_PASSWORD] == card_table.account.password
-    assert setup_cards.unique_id is not None
-    assert setup_cards.unique_id.endswith("/t_card_issue_if2")
-    assert setup_cards.title.startswith("Access cards (t_card_issue_if2, ")
+    assert setup_cards.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_asks_the_password_for_another_login(
+    hass: HomeAssistant, card_table: CardTable, setup_cards: MockConfigEntry
+) -> None:
+    other = card_table.server.create_account(card_table.account.database)
+    result = await setup_cards.start_reconfigure_flow(hass)
+    values = form(card_table, **{CONF_USERNAME: other.user})
+    del values[CONF_PASSWORD], values[CONF_SCAN_INTERVAL]
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], values)
+    # The stored password belongs to the old login: it is not sent for the new one.
+    assert result["errors"] == {CONF_PASSWORD: "cards_password_required"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**values, CONF_PASSWORD: other.password}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert setup_cards.data[CONF_USERNAME] == other.user
+    assert setup_cards.data[CONF_PASSWORD] == other.password
     assert setup_cards.state is ConfigEntryState.LOADED
 
 
 async def test_reconfigure_errors_and_conflicts(
     hass: HomeAssistant, card_table: CardTable, setup_cards: MockConfigEntry
 ) -> None:
-    other = MockConfigEntry(
-        version=2,
-        domain=DOMAIN,
-        unique_id=setup_cards.unique_id.replace("t_card_issue_if", "t_other"),  # type: ignore[union-attr]
-        data=card_table.entry_data(**{CONF_TABLE: "t_other"}),
-    )
-    other.add_to_hass(hass)
     result = await setup_cards.start_reconfigure_flow(hass)
     values = form(card_table, **{CONF_PASSWORD: "wrong"})
     del values[CONF_SCAN_INTERVAL]
     result = await hass.config_entries.flow.async_configure(result["flow_id"], values)
     assert result["errors"] == {"base": "cards_invalid_auth"}
+    # Another table is another card sync, not this one moved.
     values[CONF_TABLE] = "t_other"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], values)
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "cards_already_configured"
+    assert result["reason"] == "cards_different_database"
+    # The same table at an address another entry already syncs it from.
+    other = MockConfigEntry(
+        version=2, domain=DOMAIN, data=card_table.entry_data(**{CONF_HOST: "127.0.0.2"})
+    )
+    other.add_to_hass(hass)
+    result = await setup_cards.start_reconfigure_flow(hass)
+    values = form(card_table, **{CONF_HOST: "127.0.0.2"})
+    del values[CONF_SCAN_INTERVAL]
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], values)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
 
 
 # --- options ----------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_PASSWORD, STATE_OFF, STATE_ON
+from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import (
@@ -15,10 +15,8 @@ from homeassistant.helpers import (
     entity_registry as er,
     issue_registry as ir,
 )
-from homeassistant.helpers.storage import Store
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from homeassistant.util.file import WriteError
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -40,7 +38,15 @@ from custom_components.smartcity_ddc.compat import device_by_identifier
 from custom_components.smartcity_ddc.const import DOMAIN
 from devtools.mariadb import MariaDbServer
 
-from .helpers import CardTable, delete, issue
+from .helpers import (
+    CardTable,
+    delete,
+    issue,
+    read_registry,
+    registry_path,
+    unwritable_registry,
+    write_registry,
+)
 
 
 def entity_id(hass: HomeAssistant, entry: MockConfigEntry, key: str) -> str:
@@ -322,23 +328,17 @@ async def test_a_server_down_at_startup_still_loads_the_registry(
     hass: HomeAssistant,
     mariadb_private: MariaDbServer,
     private_table: CardTable,
-    hass_storage: dict[str, Any],
 ) -> None:
     entry = MockConfigEntry(version=2, domain=DOMAIN, title="Access cards (x)", data=private_table.entry_data(),
                             options={"scan_interval": 30, CONF_GROUPS: {"A": "로비"}})  # fmt: skip
-    hass_storage[f"{DOMAIN}.cards_{entry.entry_id}"] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": f"{DOMAIN}.cards_{entry.entry_id}",
-        "data": {
-            "cards": {
-                "8800000001": {"name": "홍길동", "group": "A", "dong": "101", "ho": "1203",
-                               "idx": 1, "updated": "2026-03-02T09:00:00+00:00"},
-            },
-            "rejected": [],
-            "pending": {},
+    write_registry(hass, entry.entry_id, {
+        "cards": {
+            "8800000001": {"name": "홍길동", "group": "A", "dong": "101", "ho": "1203",
+                           "idx": 1, "updated": "2026-03-02T09:00:00+00:00"},
         },
-    }  # fmt: skip
+        "rejected": [],
+        "pending": {},
+    })  # fmt: skip
     mariadb_private.shutdown()
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -364,23 +364,25 @@ async def test_a_store_that_cannot_write_deletes_nothing(
     hass: HomeAssistant, card_table: CardTable, setup_cards: MockConfigEntry
 ) -> None:
     card_table.insert(issue("8800000001", "a"))
-    with patch.object(Store, "_async_write_data", side_effect=WriteError("disk full")):
+    with unwritable_registry(hass, setup_cards.entry_id):
         await setup_cards.runtime_data.async_refresh()
-    assert len(card_table.rows()) == 1
-    problem = state(hass, setup_cards, "cards_sync_problem")
-    assert problem.attributes["error"] == "cards_store_error"
-    assert state(hass, setup_cards, "cards_registered").state == "0"
-    # While Home Assistant stops, Store defers writes: the sync must not delete.
-    hass.set_state(CoreState.stopping)
-    try:
+        assert len(card_table.rows()) == 1
+        problem = state(hass, setup_cards, "cards_sync_problem")
+        assert problem.attributes["error"] == "cards_store_error"
+        assert state(hass, setup_cards, "cards_registered").state == "0"
         with pytest.raises(HomeAssistantError) as err:
             await setup_cards.runtime_data.async_sync_now()
+        assert err.value.translation_key == "cards_store_error"
+        assert len(card_table.rows()) == 1
+    # While Home Assistant stops, the registry is still written for real
+    # before any row is deleted (nothing waits for a deferred write).
+    hass.set_state(CoreState.stopping)
+    try:
+        await setup_cards.runtime_data.async_sync_now()
     finally:
         hass.set_state(CoreState.running)
-    assert err.value.translation_key == "cards_store_error"
-    assert len(card_table.rows()) == 1
-    await setup_cards.runtime_data.async_refresh()
     assert card_table.rows() == []
+    assert "8800000001" in read_registry(hass, setup_cards.entry_id)["data"]["cards"]
     assert state(hass, setup_cards, "cards_registered").state == "1"
 
 
@@ -419,18 +421,16 @@ async def test_removing_the_entry_deletes_the_registry(
     hass: HomeAssistant,
     card_table: CardTable,
     setup_cards: MockConfigEntry,
-    hass_storage: dict[str, Any],
 ) -> None:
     card_table.insert(issue("8800000001", "a", "Z"), ("1", "n", "A", "1", "1", "X"))
     await setup_cards.runtime_data.async_refresh()
     await hass.async_block_till_done()
-    key = f"{DOMAIN}.cards_{setup_cards.entry_id}"
-    assert "8800000001" in hass_storage[key]["data"]["cards"]
+    assert "8800000001" in read_registry(hass, setup_cards.entry_id)["data"]["cards"]
     registry = ir.async_get(hass)
     assert registry.async_get_issue(DOMAIN, f"cards_rejected_{setup_cards.entry_id}")
     assert await hass.config_entries.async_remove(setup_cards.entry_id)
     await hass.async_block_till_done()
-    assert key not in hass_storage
+    assert not registry_path(hass, setup_cards.entry_id).exists()
     assert not registry.async_get_issue(
         DOMAIN, f"cards_rejected_{setup_cards.entry_id}"
     )
@@ -440,13 +440,15 @@ async def test_removing_the_entry_deletes_the_registry(
 
 
 async def test_the_registry_file_is_private(
-    hass: HomeAssistant, setup_cards: MockConfigEntry
+    hass: HomeAssistant, card_table: CardTable, setup_cards: MockConfigEntry
 ) -> None:
-    store = setup_cards.runtime_data.engine.store
-    assert isinstance(store, Store)
-    assert store._private
-    assert store._atomic_writes
-    assert CONF_PASSWORD in setup_cards.data
+    card_table.insert(issue("8800000001", "a"))
+    await setup_cards.runtime_data.async_refresh()
+    path = registry_path(hass, setup_cards.entry_id)
+    # Readable and writable by Home Assistant's user only, written whole.
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert read_registry(hass, setup_cards.entry_id)["key"] == path.name
+    assert not list(path.parent.glob(f"{path.name}*.tmp*"))
 
 
 async def test_other_database_errors_are_translated(
@@ -489,7 +491,7 @@ async def test_acknowledging_when_the_store_fails(
     coordinator = setup_cards.runtime_data
     await coordinator.async_refresh()
     with (
-        patch.object(Store, "_async_write_data", side_effect=WriteError("disk full")),
+        unwritable_registry(hass, setup_cards.entry_id),
         pytest.raises(HomeAssistantError) as err,
     ):
         await coordinator.async_acknowledge_rejected()

@@ -8,15 +8,8 @@ import re
 from typing import Any
 
 PACKAGE = Path(__file__).parents[2] / "custom_components" / "smartcity_ddc"
-CARD_MODULES = (
-    "coordinator_cards.py",
-    "flow_cards.py",
-    "services_cards.py",
-    "repairs.py",
-    "sensor.py",
-    "binary_sensor.py",
-    "config_flow.py",
-)
+#: The card-sync job's own modules (its engine raises errors; it names no keys).
+CARD_MODULES = sorted((PACKAGE / "cards").glob("*.py"))
 
 
 def flatten(
@@ -53,7 +46,7 @@ def test_every_card_key_in_the_code_is_translated() -> None:
     keys = {part for key in load("en") for part in key}
     used: set[str] = set()
     for module in CARD_MODULES:
-        source = (PACKAGE / module).read_text("utf-8")
+        source = module.read_text("utf-8")
         used |= set(re.findall(r"\"(cards_[a-z_]*[a-z])\"", source))
     assert len(used) > 25
     missing = sorted(name for name in used if name not in keys)

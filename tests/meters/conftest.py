@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_NAME, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
 import pytest
@@ -125,3 +127,29 @@ async def setup_water(
     ):
         await hass_seoul.config_entries.async_unload(water_entry.entry_id)
         await hass_seoul.async_block_till_done()
+
+
+def remove_meter(hass: HomeAssistant, entry: MockConfigEntry, meter_id: str) -> None:
+    """Delete a meter's subentry, as the entry's page does."""
+    (subentry_id,) = (
+        subentry.subentry_id
+        for subentry in entry.subentries.values()
+        if subentry.unique_id == meter_id
+    )
+    assert hass.config_entries.async_remove_subentry(entry, subentry_id)
+
+
+def add_meter(
+    hass: HomeAssistant, entry: MockConfigEntry, meter: dict[str, Any]
+) -> None:
+    """Add a meter's subentry, as "Add meter" does."""
+    subentry = meter_subentry(meter)
+    assert hass.config_entries.async_add_subentry(
+        entry,
+        ConfigSubentry(
+            data=MappingProxyType(subentry["data"]),
+            subentry_type=subentry["subentry_type"],
+            title=subentry["title"],
+            unique_id=subentry["unique_id"],
+        ),
+    )

@@ -1,10 +1,10 @@
-"""Adding a water-meter site, renaming it, and its options: thresholds and meters."""
+"""Adding a meter site, renaming it, its settings, and its meters as subentries."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
@@ -18,46 +18,74 @@ from devtools.simulator import ModbusDevice, SimulatorServer
 from .conftest import push_meter, site_entry
 
 
+def meters_of(entry: MockConfigEntry) -> list[dict[str, Any]]:
+    """Return a site's meters as they were written before subentries: data plus name."""
+    return [
+        {**subentry.data, "name": subentry.title}
+        for subentry in entry.subentries.values()
+    ]
+
+
+async def add_meter(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
+    """Open the site's "Add meter" flow."""
+    return dict(
+        await hass.config_entries.subentries.async_init(
+            (entry.entry_id, "meter"), context={"source": SOURCE_USER}
+        )
+    )
+
+
+async def configure(
+    hass: HomeAssistant, result: dict[str, Any], user_input: dict[str, Any]
+) -> dict[str, Any]:
+    """Submit a step of a subentry flow."""
+    return dict(
+        await hass.config_entries.subentries.async_configure(
+            result["flow_id"], user_input
+        )
+    )
+
+
 async def test_add_a_site(hass: HomeAssistant) -> None:
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["ddc", "cards", "water"]
+    assert result["menu_options"] == ["shelter", "cards", "meters"]
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "water"}
+        result["flow_id"], {"next_step_id": "meters"}
     )
-    assert result["step_id"] == "water"
+    assert result["step_id"] == "meters"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"name": "   ", "gap_hours": 3, "leak_threshold": 1}
     )
-    assert result["errors"] == {"name": "water_invalid_name"}
+    assert result["errors"] == {"name": "meters_invalid_name"}
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {"name": " 한빛 Apartments ", "gap_hours": 6, "leak_threshold": 2.5},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "한빛 Apartments"
-    assert result["data"] == {"kind": EntryKind.WATER, "name": "한빛 Apartments"}
+    assert result["data"] == {"kind": EntryKind.METERS, "name": "한빛 Apartments"}
     assert result["options"] == {
         "gap_hours": 6.0,
         "leak_threshold": 2.5,
         "scan_interval": 300,
-        "meters": [],
     }
+    # A typed name is not a unique id.
+    assert result["result"].unique_id is None
     # The same name again.
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "water"}
+        result["flow_id"], {"next_step_id": "meters"}
     )
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {"name": "한빛 apartments", "gap_hours": 3, "leak_threshold": 1},
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "water_already_configured"
+    assert result["errors"] == {"name": "meters_name_taken"}
     for entry in hass.config_entries.async_entries(DOMAIN):
         await hass.config_entries.async_unload(entry.entry_id)
 
@@ -68,49 +96,38 @@ async def test_rename_a_site(hass: HomeAssistant) -> None:
     other = MockConfigEntry(
         version=2,
         domain=DOMAIN,
-        unique_id="water:other_site",
-        data={"kind": "water", "name": "Other site"},
+        title="Other site",
+        data={"kind": "meters", "name": "Other site"},
     )
     other.add_to_hass(hass)
     result = await entry.start_reconfigure_flow(hass)
-    assert result["step_id"] == "water_reconfigure"
+    assert result["step_id"] == "meters"
+    # Renaming only: the thresholds are options.
+    assert {str(key) for key in result["data_schema"].schema} == {"name"}
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"name": "?"}
     )
-    assert result["errors"] == {"name": "water_invalid_name"}
+    assert result["errors"] == {"name": "meters_invalid_name"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Other site"}
+    )
+    assert result["errors"] == {"name": "meters_name_taken"}
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"name": "Hanbit 2단지"}
     )
     assert result["reason"] == "reconfigure_successful"
     assert entry.title == "Hanbit 2단지"
     await hass.async_block_till_done()
-    assert entry.unique_id == "water:hanbit_2danji"
     assert entry.data["name"] == "Hanbit 2단지"
-    result = await entry.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"name": "Other site"}
-    )
-    assert result["reason"] == "water_already_configured"
     # The rename reloaded the site.
     await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def _options(
-    hass: HomeAssistant, entry: MockConfigEntry, step: str
-) -> dict[str, Any]:
-    """Open the options of a site and pick a menu item."""
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["type"] is FlowResultType.MENU
-    assert result["step_id"] == "water"
-    return await hass.config_entries.options.async_configure(
-        result["flow_id"], {"next_step_id": step}
-    )
 
 
 async def test_thresholds(hass: HomeAssistant) -> None:
     entry = site_entry([push_meter("m101", "Unit 101")])
     entry.add_to_hass(hass)
-    result = await _options(hass, entry, "water_settings")
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "meters_settings"
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"gap_hours": 12, "leak_threshold": 0.5, "scan_interval": 60}
     )
@@ -118,7 +135,7 @@ async def test_thresholds(hass: HomeAssistant) -> None:
     assert entry.options["gap_hours"] == 12.0
     assert entry.options["leak_threshold"] == 0.5
     assert entry.options["scan_interval"] == 60
-    assert entry.options["meters"] == [push_meter("m101", "Unit 101")]
+    assert meters_of(entry) == [push_meter("m101", "Unit 101")]
 
 
 async def test_add_pushed_and_sensor_meters(hass: HomeAssistant) -> None:
@@ -126,7 +143,8 @@ async def test_add_pushed_and_sensor_meters(hass: HomeAssistant) -> None:
     taken.add_to_hass(hass)
     entry = site_entry([])
     entry.add_to_hass(hass)
-    result = await _options(hass, entry, "water_add")
+    result = await add_meter(hass, entry)
+    assert result["step_id"] == "user"
     meter = {
         "meter_id": "M101",
         "name": "Unit 101",
@@ -135,37 +153,36 @@ async def test_add_pushed_and_sensor_meters(hass: HomeAssistant) -> None:
         "source": "push",
     }
     for bad, error in (
-        ({"meter_id": "unit 101"}, {"meter_id": "water_invalid_meter_id"}),
-        ({"meter_id": "_m101"}, {"meter_id": "water_invalid_meter_id"}),
-        ({"meter_id": "m" * 41}, {"meter_id": "water_invalid_meter_id"}),
-        ({"meter_id": "m900"}, {"meter_id": "water_meter_exists"}),
-        ({"q3": 4.0, "q4": 3.0}, {"q4": "water_invalid_flow"}),
-        ({"name": " "}, {"name": "water_invalid_name"}),
+        ({"meter_id": "unit 101"}, {"meter_id": "meters_invalid_meter_id"}),
+        ({"meter_id": "_m101"}, {"meter_id": "meters_invalid_meter_id"}),
+        ({"meter_id": "m" * 41}, {"meter_id": "meters_invalid_meter_id"}),
+        ({"meter_id": "m900"}, {"meter_id": "meters_meter_exists"}),
+        ({"q3": 4.0, "q4": 3.0}, {"q4": "meters_invalid_flow"}),
+        ({"name": " "}, {"name": "meters_invalid_name"}),
     ):
-        result = await hass.config_entries.options.async_configure(
-            result["flow_id"], {**meter, **bad}
-        )
+        result = await configure(hass, result, {**meter, **bad})
         assert result["errors"] == error
-    result = await hass.config_entries.options.async_configure(result["flow_id"], meter)
+    result = await configure(hass, result, meter)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options["meters"] == [push_meter("m101", "Unit 101")]
+    assert meters_of(entry) == [push_meter("m101", "Unit 101")]
+    (subentry,) = entry.subentries.values()
+    assert (subentry.unique_id, subentry.title) == ("m101", "Unit 101")
 
-    result = await _options(hass, entry, "water_add")
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
+    result = await add_meter(hass, entry)
+    result = await configure(
+        hass,
+        result,
         {**meter, "meter_id": "m102", "name": "Unit 102", "source": "sensor"},
     )
-    assert result["step_id"] == "water_sensor"
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"entity_id": "sensor.wallpad_water"}
-    )
+    assert result["step_id"] == "sensor"
+    result = await configure(hass, result, {"entity_id": "sensor.wallpad_water"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options["meters"][1] == push_meter(
+    assert meters_of(entry)[1] == push_meter(
         "m102", "Unit 102", source="sensor", entity_id="sensor.wallpad_water"
     )
 
 
-async def test_edit_and_remove_meters(hass: HomeAssistant) -> None:
+async def test_reconfigure_and_delete_meters(hass: HomeAssistant) -> None:
     entry = site_entry(
         [
             push_meter("m101", "Unit 101"),
@@ -173,48 +190,40 @@ async def test_edit_and_remove_meters(hass: HomeAssistant) -> None:
         ]
     )
     entry.add_to_hass(hass)
-    result = await _options(hass, entry, "water_edit")
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"meter": "m102"}
+    m101, m102 = (
+        subentry.subentry_id
+        for subentry in sorted(entry.subentries.values(), key=lambda s: s.title)
     )
-    assert result["step_id"] == "water_meter"
+    result = dict(
+        await hass.config_entries.subentries.async_init(
+            (entry.entry_id, "meter"),
+            context={"source": SOURCE_RECONFIGURE, "subentry_id": m102},
+        )
+    )
+    assert result["step_id"] == "reconfigure"
     assert result["description_placeholders"] == {"meter": "m102"}
     change = {"name": "Unit 102-B", "q3": 4.0, "q4": 5.0, "source": "push"}
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**change, "q4": 1.0}
-    )
-    assert result["errors"] == {"q4": "water_invalid_flow"}
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], change
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    # Changed in place; a pushed meter keeps no sensor.
-    assert entry.options["meters"] == [
+    result = await configure(hass, result, {**change, "q4": 1.0})
+    assert result["errors"] == {"q4": "meters_invalid_flow"}
+    result = await configure(hass, result, change)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    # Changed in place, its id kept; a pushed meter keeps no sensor.
+    assert meters_of(entry) == [
         push_meter("m101", "Unit 101"),
         push_meter("m102", "Unit 102-B", q3=4.0, q4=5.0),
     ]
-    result = await _options(hass, entry, "water_remove")
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"meters": ["m101"]}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert [m["meter_id"] for m in entry.options["meters"]] == ["m102"]
-    result = await _options(hass, entry, "water_remove")
-    await hass.config_entries.options.async_configure(
-        result["flow_id"], {"meters": ["m102"]}
-    )
-    for step in ("water_edit", "water_remove"):
-        result = await _options(hass, entry, step)
-        assert result["type"] is FlowResultType.ABORT
-        assert result["reason"] == "water_no_meters"
+    assert entry.subentries[m102].unique_id == "m102"
+    assert hass.config_entries.async_remove_subentry(entry, m101)
+    assert [m["meter_id"] for m in meters_of(entry)] == ["m102"]
 
 
-async def test_ddc_entries_keep_their_own_options(hass: HomeAssistant) -> None:
+async def test_shelter_entries_keep_their_own_options(hass: HomeAssistant) -> None:
     entry = MockConfigEntry(
         version=2,
         domain=DOMAIN,
         data={
-            "kind": "ddc",
+            "kind": "shelter",
             "transport": "tcp",
             "host": "127.0.0.1",
             "port": 502,
@@ -223,8 +232,10 @@ async def test_ddc_entries_keep_their_own_options(hass: HomeAssistant) -> None:
     )
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["step_id"] == "init"
-    assert "units" in result["menu_options"]
+    assert result["step_id"] == "shelter_options"
+    assert "shelter_units" in result["menu_options"]
+    # Only a meter site has subentries.
+    assert entry.supported_subentry_types == {}
 
 
 @pytest.fixture
@@ -240,9 +251,10 @@ async def test_add_a_modbus_meter_reads_it_first(
 ) -> None:
     entry = site_entry([])
     entry.add_to_hass(hass)
-    result = await _options(hass, entry, "water_add")
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
+    result = await add_meter(hass, entry)
+    result = await configure(
+        hass,
+        result,
         {
             "meter_id": "m201",
             "name": "Shop 201",
@@ -251,7 +263,7 @@ async def test_add_a_modbus_meter_reads_it_first(
             "source": "modbus",
         },
     )
-    assert result["step_id"] == "water_modbus"
+    assert result["step_id"] == "modbus"
     where = {
         "transport": "tcp",
         "host": "127.0.0.1",
@@ -263,13 +275,11 @@ async def test_add_a_modbus_meter_reads_it_first(
         "word_order": "big",
     }
     # Nobody at slave 9: the gateway says the target did not answer.
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**where, "slave": 9}
-    )
-    assert result["errors"] == {"base": "water_timeout"}
+    result = await configure(hass, result, {**where, "slave": 9})
+    assert result["errors"] == {"base": "meters_timeout"}
     meter_device.faults.exception_ranges.append(("holding", 100, 101, 2))
-    result = await hass.config_entries.options.async_configure(result["flow_id"], where)
-    assert result["errors"] == {"base": "water_read_refused"}
+    result = await configure(hass, result, where)
+    assert result["errors"] == {"base": "meters_read_refused"}
     meter_device.faults.clear()
     # Another entry uses this gateway with other framing.
     pool = line_pool(hass)
@@ -278,16 +288,16 @@ async def test_add_a_modbus_meter_reads_it_first(
             transport=Transport.RTU_OVER_TCP, host="127.0.0.1", port=simulator.port
         )
     )
-    result = await hass.config_entries.options.async_configure(result["flow_id"], where)
-    assert result["errors"] == {"base": "water_line_conflict"}
+    result = await configure(hass, result, where)
+    assert result["errors"] == {"base": "meters_line_conflict"}
     await pool.release(other)
     simulator.refuse_connections()
-    result = await hass.config_entries.options.async_configure(result["flow_id"], where)
-    assert result["errors"] == {"base": "water_cannot_connect"}
+    result = await configure(hass, result, where)
+    assert result["errors"] == {"base": "meters_cannot_connect"}
     await simulator.clear_faults()
-    result = await hass.config_entries.options.async_configure(result["flow_id"], where)
+    result = await configure(hass, result, where)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options["meters"] == [
+    assert meters_of(entry) == [
         {
             "meter_id": "m201",
             "name": "Shop 201",

@@ -53,9 +53,9 @@ async def test_diagnostics(
     await push(hass, "m101", 3.5, flags=["low_battery"])
     diagnostics = await async_get_config_entry_diagnostics(hass, setup_water)
     assert diagnostics["entry"]["title"] == "Hanbit Apartments"
-    meters = diagnostics["entry"]["options"]["meters"]
-    assert meters[1]["host"] == "**REDACTED**"
-    assert meters[1]["register"] == 100
+    meters = {meter["title"]: meter["data"] for meter in diagnostics["entry"]["meters"]}
+    assert meters["Shop 201"]["host"] == "**REDACTED**"
+    assert meters["Shop 201"]["register"] == 100
     assert diagnostics["rules"] == {"gap": 10800, "leak_threshold": 0.001}
     assert diagnostics["long_term_statistics"] is False
     m101 = diagnostics["meters"]["m101"]

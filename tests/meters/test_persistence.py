@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from .conftest import seoul
+from .conftest import remove_meter, seoul
 from .helpers import at, push, value
 
 
@@ -131,10 +131,7 @@ async def test_removed_meters_and_sites_leave_no_history(
 ) -> None:
     hass = hass_seoul
     await _two_days(hass, freezer)
-    hass.config_entries.async_update_entry(
-        setup_water,
-        options={**setup_water.options, "meters": setup_water.options["meters"][:1]},
-    )
+    remove_meter(hass, setup_water, "m102")
     await hass.async_block_till_done()
     assert set(hass_storage[key(setup_water)]["data"]["meters"]) == {"m101", "m102"}
     # Saved on the next unload without the removed meter.

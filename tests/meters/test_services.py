@@ -21,19 +21,19 @@ from .helpers import at, push, value
 @pytest.mark.parametrize(
     ("reading", "key"),
     [
-        ({"index": "12,5"}, "water_reading_non_numeric"),
-        ({"index": None}, "water_reading_non_numeric"),
-        ({"index": float("nan")}, "water_reading_non_numeric"),
-        ({"index": -0.5}, "water_reading_negative"),
+        ({"index": "12,5"}, "meters_reading_non_numeric"),
+        ({"index": None}, "meters_reading_non_numeric"),
+        ({"index": float("nan")}, "meters_reading_non_numeric"),
+        ({"index": -0.5}, "meters_reading_negative"),
         # Below the 10.0 m³ read at 01:00, without the backflow flag.
-        ({"index": 9.99}, "water_reading_backwards"),
+        ({"index": 9.99}, "meters_reading_backwards"),
         # A late reading above the later one.
-        ({"index": 10.5, "timestamp": seoul(1, 0, 30)}, "water_reading_backwards"),
-        ({"index": 11.0, "timestamp": seoul(1, 2, 6)}, "water_reading_future"),
-        ({"index": 10.0, "timestamp": seoul(1, 1)}, "water_reading_duplicate"),
+        ({"index": 10.5, "timestamp": seoul(1, 0, 30)}, "meters_reading_backwards"),
+        ({"index": 11.0, "timestamp": seoul(1, 2, 6)}, "meters_reading_future"),
+        ({"index": 10.0, "timestamp": seoul(1, 1)}, "meters_reading_duplicate"),
         (
             {"index": 1.0, "timestamp": seoul(1, 1) - timedelta(days=41)},
-            "water_reading_too_old",
+            "meters_reading_too_old",
         ),
     ],
 )
@@ -68,7 +68,7 @@ async def test_unknown_meter_is_refused(
 ) -> None:
     with pytest.raises(ServiceValidationError) as err:
         await push(hass_seoul, "m999", 1.0)
-    assert err.value.translation_key == "water_unknown_meter"
+    assert err.value.translation_key == "meters_unknown_meter"
     assert err.value.translation_placeholders == {"meter": "m999"}
 
 

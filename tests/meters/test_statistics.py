@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.smartcity_ddc import compat
 from custom_components.smartcity_ddc.const import DOMAIN
 
-from .conftest import push_meter, seoul
+from .conftest import add_meter, push_meter, remove_meter, seoul
 from .helpers import at, push, value
 
 STAT = "smartcity_ddc:water_m101"
@@ -114,15 +114,10 @@ async def test_a_meter_added_again_continues_its_statistic(
     # Readings on the hour cover the end of the hour before the first one too:
     # its row has the first index and a sum of zero.
     assert await rows(hass) == [(seoul(0, 23), 100.0, 0.0), (seoul(1, 0), 100.5, 0.5)]
-    meters = setup_water.options["meters"]
     # The meter is replaced: removed, then added again with a new index.
-    hass.config_entries.async_update_entry(
-        setup_water, options={**setup_water.options, "meters": meters[1:]}
-    )
+    remove_meter(hass, setup_water, "m101")
     await hass.async_block_till_done()
-    hass.config_entries.async_update_entry(
-        setup_water, options={**setup_water.options, "meters": meters}
-    )
+    add_meter(hass, setup_water, push_meter("m101", "Unit 101"))
     await hass.async_block_till_done()
     assert value(hass, "sensor.unit_101") is None
     await at(hass, freezer, seoul(1, 2, 0))
@@ -147,10 +142,10 @@ async def test_without_the_recorder_a_repair_issue_explains(
 ) -> None:
     hass = hass_seoul
     issue = issue_registry.async_get_issue(
-        DOMAIN, f"water_recorder_missing_{setup_water.entry_id}"
+        DOMAIN, f"meters_recorder_missing_{setup_water.entry_id}"
     )
     assert issue is not None
-    assert issue.translation_key == "water_recorder_missing"
+    assert issue.translation_key == "meters_recorder_missing"
     assert issue.translation_placeholders == {"title": "Hanbit Apartments"}
     # The meters work without it.
     await at(hass, freezer, seoul(1, 1, 0))
@@ -162,7 +157,7 @@ async def test_without_the_recorder_a_repair_issue_explains(
     await hass.config_entries.async_remove(setup_water.entry_id)
     assert (
         issue_registry.async_get_issue(
-            DOMAIN, f"water_recorder_missing_{setup_water.entry_id}"
+            DOMAIN, f"meters_recorder_missing_{setup_water.entry_id}"
         )
         is None
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 from hypothesis import given, strategies as st
@@ -25,22 +24,6 @@ from custom_components.smartcity_ddc.cards.engine.model import (
 )
 
 PACKAGE = Path(__file__).parents[2] / "custom_components" / "smartcity_ddc"
-
-
-def test_engine_imports_nothing_from_home_assistant() -> None:
-    files = list((PACKAGE / "cardsync").rglob("*.py"))
-    assert len(files) >= 5
-    for path in files:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            assert not any(name.split(".")[0] == "homeassistant" for name in names), (
-                path
-            )
 
 
 def row(*values: object, idx: int = 7) -> RawRow:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from datetime import datetime
 import json
 from pathlib import Path
@@ -37,8 +36,7 @@ from custom_components.smartcity_ddc.meters.engine.stats import (
     leak_suspected,
     summarize,
 )
-
-from .conftest import SEOUL, seoul
+from tests.meters.conftest import SEOUL, seoul
 
 PACKAGE = Path(__file__).parents[2] / "custom_components" / "smartcity_ddc"
 CAL = LocalCalendar(SEOUL)
@@ -63,20 +61,6 @@ def history(
     for reading in items:
         h.add(reading, now=max(reading.timestamp, *(r.timestamp for r in items)))
     return h
-
-
-def test_water_engine_imports_nothing_from_home_assistant() -> None:
-    for path in (PACKAGE / "water").rglob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            assert not any(name.split(".")[0] == "homeassistant" for name in names), (
-                path
-            )
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 
@@ -22,20 +21,6 @@ from custom_components.smartcity_ddc.shelter.engine.profile import (
 )
 
 PACKAGE = Path(__file__).parents[2] / "custom_components" / "smartcity_ddc"
-
-
-def test_protocol_library_imports_nothing_from_home_assistant() -> None:
-    for path in (PACKAGE / "ddc").rglob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            assert not any(name.split(".")[0] == "homeassistant" for name in names), (
-                path
-            )
 
 
 def test_standard_profile_matches_spec_section_2() -> None:
