@@ -1,7 +1,7 @@
-"""What hassfest (and the HACS action) would check, for a custom integration that has neither locally.
+"""What hassfest would check, for a custom integration that has no hassfest of its own.
 
 Flow strings are checked by tests/flow_strings.py over every step the suite
-shows; this module checks the manifest, hacs.json, actions, icons and every
+shows; this module checks the manifest, brand images, actions, icons and every
 entity, exception and repair-issue translation key, both ways.
 """
 
@@ -15,7 +15,6 @@ import re
 from typing import Any
 
 from awesomeversion import AwesomeVersion
-from homeassistant.const import __version__ as ha_version
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -61,7 +60,7 @@ def flatten(
             yield (*path, key), value
 
 
-# --- manifest and HACS ----------------------------------------------------------------
+# --- manifest and brand images ----------------------------------------------------------------
 
 
 def test_manifest_has_what_hassfest_requires() -> None:
@@ -96,14 +95,6 @@ def test_manifest_has_what_hassfest_requires() -> None:
     keys = list(manifest)
     assert keys[:2] == ["domain", "name"]
     assert keys[2:] == sorted(keys[2:])
-
-
-def test_hacs_json() -> None:
-    hacs = json.loads((ROOT / "hacs.json").read_text("utf-8"))
-    assert hacs["name"]
-    assert hacs["country"] == ["KR"]
-    assert AwesomeVersion(hacs["homeassistant"]) <= AwesomeVersion(ha_version)
-    assert (ROOT / "README.md").is_file()
 
 
 BRAND_IMAGES = (
