@@ -17,6 +17,8 @@ from devtools.frontend import TIMEOUT, HomeAssistantUI, chromium_page
 ARTIFACTS = Path(__file__).parents[2] / "artifacts" / "e2e"
 LIGHT = "switch.interior_light_1"
 FOLLOW = "switch.interior_light_1_follow_schedule"
+METERS = ("101동 1203호", "101동 1502호", "Shelter fountain")
+METER_IDS = ("apt101_1203", "apt101_1502", "shelter_tap")
 
 
 def _free_port() -> int:
@@ -100,7 +102,7 @@ async def test_shelter_dashboard_light_and_water_graph(
 
     # The water view draws every meter's usage from the long-term statistics.
     await ui.navigate("/smart-shelter/water")
-    for meter in ("101동 1203호", "101동 1502호", "Shelter fountain"):
+    for meter in METERS:
         await ui.text_present(meter)
     cards = ui.page.locator("hui-statistics-graph-card")
     await expect(cards).to_have_count(2, timeout=TIMEOUT)
@@ -112,3 +114,22 @@ async def test_shelter_dashboard_light_and_water_graph(
     await ui.screenshot(ARTIFACTS / "water-usage.png")
     # Through the shadow roots (document.body.innerText would not see into them).
     await expect(ui.page.get_by_text("No statistics")).to_have_count(0)
+
+    # The Energy dashboard shows the same meters as its water sources, valid ones.
+    await ui.navigate("/energy")
+    for meter in METERS:
+        await ui.text_present(meter)
+    await expect(ui.page.locator("hui-energy-water-graph-card")).to_have_count(
+        1, timeout=TIMEOUT
+    )
+    await asyncio.sleep(2)  # the chart animates in
+    await ui.screenshot(ARTIFACTS / "energy.png")
+    prefs = await ui.call_ws({"type": "energy/get_prefs"})
+    water = [
+        source["stat_energy_from"]
+        for source in prefs["energy_sources"]
+        if source["type"] == "water"
+    ]
+    assert water == sorted(f"smartcity_ddc:water_{meter_id}" for meter_id in METER_IDS)
+    issues = (await ui.call_ws({"type": "energy/validate"}))["energy_sources"]
+    assert all(not found for found in issues), issues
