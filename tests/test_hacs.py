@@ -85,7 +85,10 @@ def manifest_problems(manifest: dict[str, Any]) -> list[str]:
     try:
         schema(manifest)
     except vol.MultipleInvalid as err:
-        return sorted(str(error) for error in err.errors)
+        return sorted(
+            f"{'.'.join(str(part) for part in error.path)}: {error.msg}"
+            for error in err.errors
+        )
     if not AwesomeVersion(manifest["version"]).valid:
         return ["version must be a version"]
     return []
@@ -116,8 +119,9 @@ def test_integration_manifest() -> None:
 def test_integration_manifest_check_catches_what_hacs_would() -> None:
     manifest = json.loads((PACKAGE / "manifest.json").read_text("utf-8"))
     del manifest["issue_tracker"]
-    assert manifest_problems(manifest) == [
-        "required key not provided @ data['issue_tracker']"
+    # The validation library's wording differs between releases; the key does not.
+    assert [problem.split(":")[0] for problem in manifest_problems(manifest)] == [
+        "issue_tracker"
     ]
     assert manifest_problems({**manifest, "issue_tracker": "x", "version": "one"}) != []
 

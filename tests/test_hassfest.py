@@ -274,17 +274,21 @@ def _unknown_section(data: dict[str, Any]) -> str:
         (_bad_entity_key, "invalid translation key 'Extra_'"),
         (
             _issue_without_description,
-            "must contain at least one of description, fix_flow",
+            "an issue needs a description or a fix_flow",
         ),
-        (_service_without_description, "required key not provided"),
-        (_unknown_section, "extra keys not allowed"),
+        (_service_without_description, ""),
+        (_unknown_section, ""),
     ],
     ids=lambda value: getattr(value, "__name__", None),
 )
 def test_rule_reports_its_defect(
     put_back: Callable[[dict[str, Any]], str], reason: str
 ) -> None:
-    """Each rule reports a copy of en.json with its defect put back, at its place, and nothing else."""
+    """Each rule reports a copy of en.json with its defect put back, at its place, and nothing else.
+
+    An empty reason: the validation library's own message, which differs
+    between releases (voluptuous, later probatio); its place is the check.
+    """
     good = strings("en")
     bad = copy.deepcopy(good)
     where = put_back(bad)

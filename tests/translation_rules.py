@@ -201,10 +201,17 @@ def flow(*, subentry: bool = False, config: bool = False) -> Validator:
     return every(vol.Schema(schema), *checks)
 
 
+def _description_or_fix_flow(issue: Any) -> Any:
+    """A repair issue says what is wrong, or offers a flow to fix it."""
+    if isinstance(issue, dict) and not {"description", "fix_flow"} & set(issue):
+        raise vol.Invalid("an issue needs a description or a fix_flow")
+    return issue
+
+
 def _issue() -> Validator:
     """Return a validator of one repair issue's strings."""
     return every(
-        cv.has_at_least_one_key("description", "fix_flow"),
+        _description_or_fix_flow,
         vol.Schema(
             {
                 vol.Required("title"): TEXT,
