@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Mapping, Sequence
 import contextlib
 from datetime import datetime, timedelta
 import importlib
@@ -27,6 +28,7 @@ import time
 from typing import Any
 
 import aiohttp
+import voluptuous as vol
 
 from devtools.mariadb import Account, MariaDbServer, card_table_ddl
 from devtools.simulator import ShelterDdc, SimulatorServer, WaterMeterBank
@@ -209,6 +211,7 @@ class Demo:
                 self._add_water,
                 self._backfill_water,
                 self._wait_for_statistics,
+                self._set_up_energy,
                 self._create_dashboard,
             ):
                 started = time.monotonic()
@@ -521,6 +524,30 @@ class Demo:
             f"newest rows {newest}, wanted {latest.timestamp() * 1000}"
         )
 
+    # --- the Energy dashboard ---------------------------------------------------
+
+    async def _set_up_energy(self, session: aiohttp.ClientSession) -> None:
+        """Put every meter statistic the integration imports on the Energy dashboard."""
+        (listed,) = await self.websocket(
+            session, {"type": "recorder/list_statistic_ids", "statistic_type": "sum"}
+        )
+        statistics: dict[str, list[str]] = {}
+        for row in sorted(listed, key=lambda row: str(row["statistic_id"])):
+            source, _, name = str(row["statistic_id"]).partition(":")
+            kind = name.split("_", 1)[0]
+            if source == DOMAIN and kind in ENERGY_KINDS:
+                statistics.setdefault(kind, []).append(row["statistic_id"])
+        await self.save_energy_sources(session, statistics)
+
+    async def save_energy_sources(
+        self, session: aiohttp.ClientSession, statistics: Mapping[str, Sequence[str]]
+    ) -> None:
+        """Make these statistics, by kind, the Energy dashboard's sources."""
+        await self.websocket(
+            session,
+            {"type": "energy/save_prefs", "energy_sources": energy_sources(statistics)},
+        )
+
     async def websocket(
         self, session: aiohttp.ClientSession, *messages: dict[str, Any]
     ) -> list[Any]:
@@ -769,6 +796,62 @@ async def main(args: argparse.Namespace) -> int:
 
 
 #: Names for entities named by their device class (the air-quality sensors).
+#: Kinds of meter statistic (smartcity_ddc:<kind>_<meter>) the Energy dashboard shows.
+ENERGY_KINDS = ("water", "electricity")
+_NO_PRICE = {
+    "stat_cost": None,
+    "entity_energy_price": None,
+    "number_energy_price": None,
+}
+
+
+def energy_sources(statistics: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
+    """Return Energy dashboard sources: water meters as water, electricity meters as grid consumption."""
+    if unknown := set(statistics) - set(ENERGY_KINDS):
+        raise ValueError(f"no Energy dashboard source for {sorted(unknown)}")
+    sources: list[dict[str, Any]] = [
+        {"type": "water", "stat_energy_from": statistic_id, **_NO_PRICE}
+        for statistic_id in statistics.get("water", ())
+    ]
+    if electricity := list(statistics.get("electricity", ())):
+        sources += _grid_sources(electricity)
+    return sources
+
+
+def _grid_sources(statistic_ids: list[str]) -> list[dict[str, Any]]:
+    """Return grid consumption in the shape this release takes.
+
+    Older releases have one grid source listing every meter (flow_from);
+    newer ones a grid source per meter. The installed schema decides.
+    """
+    schema = importlib.import_module(
+        "homeassistant.components.energy.data"
+    ).ENERGY_SOURCE_SCHEMA
+    per_meter = [
+        {"type": "grid", "stat_energy_from": statistic_id, **_NO_PRICE}
+        | {"cost_adjustment_day": 0.0}
+        for statistic_id in statistic_ids
+    ]
+    one_grid = [
+        {
+            "type": "grid",
+            "flow_from": [
+                {"stat_energy_from": statistic_id, **_NO_PRICE}
+                for statistic_id in statistic_ids
+            ],
+            "flow_to": [],
+            "cost_adjustment_day": 0.0,
+        }
+    ]
+    for candidate in (per_meter, one_grid):
+        with contextlib.suppress(vol.Invalid):
+            schema(candidate)
+            return candidate
+    raise RuntimeError(
+        "this Home Assistant's Energy dashboard takes no known grid shape"
+    )
+
+
 _SHORT_NAMES = {
     "carbon_dioxide": "CO₂",
     "pm2_5": "PM2.5",

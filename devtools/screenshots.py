@@ -1,4 +1,4 @@
-"""Bring up the demo, log in with a headless browser and save README screenshots.
+"""Bring up the demo, log in with headless Chromium (through Playwright) and save README screenshots.
 
 Run with `scripts/screenshots`; PNGs go to docs/images/.
 """
@@ -10,8 +10,8 @@ import asyncio
 from pathlib import Path
 import tempfile
 
-from devtools.browser import Browser, HomeAssistantUI, toggle_position
 from devtools.demo import PASSWORD, ROOT, USERNAME, Demo
+from devtools.frontend import HomeAssistantUI, chromium_page
 
 SETTLE = 2.5  # seconds for cards and charts to finish drawing before a capture
 
@@ -22,33 +22,31 @@ async def main(out: Path, port: int, modbus_port: int) -> None:
         demo = Demo(Path(run_dir), port, modbus_port)
         try:
             await demo.start()
-            async with Browser(1280, 900) as browser:
-                ui = HomeAssistantUI(await browser.new_page(), demo.url)
+            async with chromium_page(1280, 900) as page:
+                ui = HomeAssistantUI(page, demo.url)
                 await ui.login(USERNAME, PASSWORD)
                 await ui.navigate("/smart-shelter/shelter")
                 await ui.text_present("Air quality")
                 await asyncio.sleep(SETTLE)
-                await ui.page.screenshot(out / "dashboard-shelter.png")
+                await ui.screenshot(out / "dashboard-shelter.png")
                 # A power command to a light that follows its schedule, as a person would try it.
-                position = await toggle_position(ui, "switch.interior_light_1")
-                if position is not None:
-                    await ui.page.click(position[0], position[1])
-                    await ui.text_present("follows its schedule")
-                    await ui.page.screenshot(out / "power-rule.png")
+                await (await ui.toggle("switch.interior_light_1")).click()
+                await ui.text_present("follows its schedule")
+                await ui.screenshot(out / "power-rule.png")
                 await ui.navigate("/smart-shelter/water")
                 await ui.text_present("Shelter fountain")
                 await asyncio.sleep(SETTLE)
-                await ui.page.screenshot(out / "dashboard-water.png")
+                await ui.screenshot(out / "dashboard-water.png")
                 cooler = await ui.device_id("Cooler/heater")
                 await ui.navigate(f"/config/devices/device/{cooler}")
                 await ui.text_present("Follow schedule")
                 await asyncio.sleep(SETTLE)
-                await ui.page.screenshot(out / "device-cooler.png")
+                await ui.screenshot(out / "device-cooler.png")
                 hub = await ui.device_id("DDC 1 @ 127.0.0.1")
                 await ui.navigate(f"/config/devices/device/{hub}")
                 await ui.text_present("Device info")
                 await asyncio.sleep(SETTLE)
-                await ui.page.screenshot(out / "device-ddc.png")
+                await ui.screenshot(out / "device-ddc.png")
         finally:
             await demo.stop()
     print(f"screenshots saved in {out}")

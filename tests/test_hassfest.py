@@ -1,21 +1,28 @@
-"""What hassfest (and the HACS action) would check, for a custom integration that has neither locally.
+"""What hassfest checks, here without core's source tree; and core's own hassfest where it is.
 
 Flow strings are checked by tests/flow_strings.py over every step the suite
-shows; this module checks the manifest, hacs.json, actions, icons and every
-entity, exception and repair-issue translation key, both ways.
+shows; this module checks the manifest, brand images, the translation files
+by hassfest's translations schema (tests/translation_rules.py), actions, icons
+and every entity, exception and repair-issue translation key, both ways. On a
+machine that has core's script/hassfest (../shared/tools/hassfest), it also
+runs that on the integration; elsewhere those tests skip.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+import copy
 import json
+import os
 from pathlib import Path
 import re
+import shutil
+import subprocess
+import sys
 from typing import Any
 
 from awesomeversion import AwesomeVersion
-from homeassistant.const import __version__ as ha_version
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -30,6 +37,11 @@ from tests.cards.conftest import card_table, cards_entry, groups  # noqa: F401
 from tests.flow_strings import Shown, problems
 from tests.meters.conftest import push_meter, site_entry
 from tests.shelter.conftest import ddc_entry  # noqa: F401
+from tests.translation_rules import (
+    placeholder_mismatches,
+    placeholders,
+    translation_problems,
+)
 
 ROOT = Path(__file__).parents[1]
 PACKAGE = ROOT / "custom_components" / DOMAIN
@@ -61,7 +73,7 @@ def flatten(
             yield (*path, key), value
 
 
-# --- manifest and HACS ----------------------------------------------------------------
+# --- manifest and brand images ----------------------------------------------------------------
 
 
 def test_manifest_has_what_hassfest_requires() -> None:
@@ -96,14 +108,6 @@ def test_manifest_has_what_hassfest_requires() -> None:
     keys = list(manifest)
     assert keys[:2] == ["domain", "name"]
     assert keys[2:] == sorted(keys[2:])
-
-
-def test_hacs_json() -> None:
-    hacs = json.loads((ROOT / "hacs.json").read_text("utf-8"))
-    assert hacs["name"]
-    assert hacs["country"] == ["KR"]
-    assert AwesomeVersion(hacs["homeassistant"]) <= AwesomeVersion(ha_version)
-    assert (ROOT / "README.md").is_file()
 
 
 BRAND_IMAGES = (
@@ -161,10 +165,215 @@ async def test_home_assistant_serves_our_brand_images(
 def test_english_and_korean_have_the_same_keys_and_placeholders() -> None:
     english, korean = dict(flatten(strings("en"))), dict(flatten(strings("ko")))
     assert set(english) == set(korean)
-    for key, text in english.items():
-        assert set(re.findall(r"\{(\w+)\}", text)) == set(
-            re.findall(r"\{(\w+)\}", korean[key])
-        ), key
+    assert (
+        placeholder_mismatches({language: strings(language) for language in LANGUAGES})
+        == []
+    )
+
+
+def test_placeholder_check_catches_a_mismatch() -> None:
+    english, korean = strings("en"), strings("ko")
+    key = next(key for key, value in flatten(english) if placeholders(value))
+    _set(korean, key, "{not_in_english}")
+    assert placeholder_mismatches({"en": english, "ko": korean}) == [
+        f"ko: {'.'.join(key)} has ['not_in_english'], en has {sorted(placeholders(_get(english, key)))}"
+    ]
+
+
+def test_translation_files_follow_home_assistants_rules() -> None:
+    """hassfest's translations schema, on ko.json as on en.json (hassfest reads only en.json)."""
+    found = [
+        f"{language}: {problem}"
+        for language in LANGUAGES
+        for problem in translation_problems(strings(language))
+    ]
+    assert not found, "\n".join(found)
+
+
+def _get(data: dict[str, Any], key: tuple[str, ...]) -> Any:
+    for part in key:
+        data = data[part]
+    return data
+
+
+def _set(data: dict[str, Any], key: tuple[str, ...], value: Any) -> None:
+    _get(data, key[:-1])[key[-1]] = value
+
+
+def _first(data: dict[str, Any], section: str) -> tuple[str, ...]:
+    """The key of the first string under a section of this name (e.g. data_description)."""
+    return next(key for key, _ in flatten(data) if section in key[:-1])
+
+
+def _append(
+    suffix: str, section: str = "data_description"
+) -> Callable[[dict[str, Any]], str]:
+    """A defect: `suffix` at the end of the first string under `section`."""
+
+    def put_back(data: dict[str, Any]) -> str:
+        key = _first(data, section)
+        _set(data, key, _get(data, key) + suffix)
+        return ".".join(key)
+
+    return put_back
+
+
+def _uppercase_parity(data: dict[str, Any]) -> str:
+    """Today's first error: the serial parity options keyed as pymodbus wants them."""
+    data["selector"]["parity"] = {"options": {"N": "None", "E": "Even", "O": "Odd"}}
+    return "selector.parity.options.N"
+
+
+def _describe_missing_field(data: dict[str, Any]) -> str:
+    step = _first(data, "data_description")[:-2]
+    _get(data, step)["data_description"]["no_such_field"] = "Described"
+    return ".".join((*step, "data_description", "no_such_field"))
+
+
+def _entity_state_placeholder(data: dict[str, Any]) -> str:
+    data["entity"].setdefault("sensor", {})["extra"] = {"state": {"ok": "OK {count}"}}
+    return "entity.sensor.extra.state.ok"
+
+
+def _bad_entity_key(data: dict[str, Any]) -> str:
+    data["entity"].setdefault("sensor", {})["Extra_"] = {"name": "Extra"}
+    return "entity.sensor.Extra_"
+
+
+def _issue_without_description(data: dict[str, Any]) -> str:
+    data["issues"]["extra"] = {"title": "Extra"}
+    return "issues.extra"
+
+
+def _service_without_description(data: dict[str, Any]) -> str:
+    data["services"]["extra"] = {"name": "Extra"}
+    return "services.extra.description"
+
+
+def _unknown_section(data: dict[str, Any]) -> str:
+    data["extras"] = {"a": "b"}
+    return "extras"
+
+
+@pytest.mark.parametrize(
+    ("put_back", "reason"),
+    [
+        (_uppercase_parity, "invalid translation key 'N'"),
+        (_append(" (smartcity_ddc:water_<ID>)"), "the string should not contain HTML"),
+        (_append(" "), "the string should not have leading or trailing spaces"),
+        (_append(" '{host}'"), "a placeholder should not be in single quotes"),
+        (_append(" {0}"), "placeholders must be identifiers"),
+        (_append(" {"), "broken placeholder"),
+        (_append(" [%key:common::config_flow::data::host%]"), "a [%key:…%] reference"),
+        (
+            _append(" See https://example.com/meters."),
+            "the string should not contain a URL",
+        ),
+        (_describe_missing_field, "data_description for a field"),
+        (_entity_state_placeholder, "placeholders are not filled in here"),
+        (_bad_entity_key, "invalid translation key 'Extra_'"),
+        (
+            _issue_without_description,
+            "an issue needs a description or a fix_flow",
+        ),
+        (_service_without_description, ""),
+        (_unknown_section, ""),
+    ],
+    ids=lambda value: getattr(value, "__name__", None),
+)
+def test_rule_reports_its_defect(
+    put_back: Callable[[dict[str, Any]], str], reason: str
+) -> None:
+    """Each rule reports a copy of en.json with its defect put back, at its place, and nothing else.
+
+    An empty reason: the validation library's own message, which differs
+    between releases (voluptuous, later probatio); its place is the check.
+    """
+    good = strings("en")
+    bad = copy.deepcopy(good)
+    where = put_back(bad)
+    found = translation_problems(bad)
+    assert any(problem.startswith(f"{where}: {reason}") for problem in found), found
+    around = where.rpartition(".")[0] or where
+    new = set(found) - set(translation_problems(good))
+    assert all(problem.startswith(around) for problem in new), new
+
+
+def test_todays_two_errors_are_reported_exactly() -> None:
+    """The two errors real hassfest found, put back in a copy, are reported: nothing else."""
+    good = strings("en")
+    bad = copy.deepcopy(good)
+    _uppercase_parity(bad)
+    html = _append(" (smartcity_ddc:water_<ID>)")(bad)
+    key_rule = (
+        "needs [a-z0-9-_]+, no hyphen or underscore at either end or two in a row"
+    )
+    expected = {
+        f"selector.parity.options.{key}: invalid translation key '{key}': {key_rule}"
+        for key in "NEO"
+    } | {f"{html}: the string should not contain HTML"}
+    assert set(translation_problems(bad)) == set(translation_problems(good)) | expected
+
+
+# --- the real hassfest, where the machine has it ------------------------------------------
+
+HASSFEST = ROOT.parent / "shared" / "tools" / "hassfest" / "run"
+
+
+def _run_hassfest(project: Path) -> subprocess.CompletedProcess[str]:
+    """Run core's own hassfest on a project's integration with this interpreter."""
+    if not HASSFEST.is_file():
+        pytest.skip(
+            f"no real hassfest at {HASSFEST} (only the project's machines have it)"
+        )
+    return subprocess.run(
+        [str(HASSFEST), str(project)],
+        env={**os.environ, "HASSFEST_PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(360)
+def test_real_hassfest_finds_no_error() -> None:
+    """Core's own script/hassfest on the integration (about 1-30 s)."""
+    result = _run_hassfest(ROOT)
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    assert "[ERROR]" not in report, report
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(360)
+def test_real_hassfest_and_ours_report_todays_two_errors(tmp_path: Path) -> None:
+    """With today's two errors put back in a copy, real hassfest and our check both report them."""
+    copy_root = tmp_path / "project"
+    shutil.copytree(
+        PACKAGE,
+        copy_root / "custom_components" / DOMAIN,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    bad = strings("en")
+    _uppercase_parity(bad)
+    html = _append(" (smartcity_ddc:water_<ID>)")(bad)
+    (copy_root / "custom_components" / DOMAIN / "translations" / "en.json").write_text(
+        json.dumps(bad, ensure_ascii=False, indent=2), "utf-8"
+    )
+    result = _run_hassfest(copy_root)
+    report = result.stdout + result.stderr
+    assert result.returncode != 0, report
+    assert "Invalid translation key 'N'" in report, report
+    assert "@ data['selector']['parity']['options']" in report, report
+    path = "".join(f"['{part}']" for part in html.split("."))
+    assert (
+        f"the string should not contain HTML for dictionary value @ data{path}"
+        in report
+    ), report
+    ours = {problem.split(":")[0] for problem in translation_problems(bad)}
+    assert {"selector.parity.options.N", html} <= ours
 
 
 def _constants(node: ast.AST) -> set[str]:

@@ -1,4 +1,4 @@
-"""End to end: the demo in headless Chromium, driven like a person would."""
+"""End to end: the demo in Debian's headless Chromium through Playwright, driven like a person would."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from pathlib import Path
 import shutil
 import socket
 
+from playwright.async_api import expect
 import pytest
 
-from devtools.browser import Browser, HomeAssistantUI, toggle_position
 from devtools.demo import PASSWORD, USERNAME, Demo
+from devtools.frontend import TIMEOUT, HomeAssistantUI, chromium_page
 
 ARTIFACTS = Path(__file__).parents[2] / "artifacts" / "e2e"
 LIGHT = "switch.interior_light_1"
 FOLLOW = "switch.interior_light_1_follow_schedule"
+METERS = ("101동 1203호", "101동 1502호", "Shelter fountain")
+METER_IDS = ("apt101_1203", "apt101_1502", "shelter_tap")
 
 
 def _free_port() -> int:
@@ -51,50 +54,21 @@ async def demo(socket_enabled: None, tmp_path: Path) -> AsyncIterator[Demo]:
 @pytest.fixture
 async def ui(demo: Demo) -> AsyncIterator[HomeAssistantUI]:
     """A logged-in browser tab on the demo."""
-    async with Browser(1280, 900) as browser:
-        page = HomeAssistantUI(await browser.new_page(), demo.url)
-        await page.login(USERNAME, PASSWORD)
+    async with chromium_page(1280, 900) as page:
+        ui = HomeAssistantUI(page, demo.url)
         try:
-            yield page
+            await ui.login(USERNAME, PASSWORD)
+            yield ui
         finally:
             # What the browser showed last: the first thing to look at when a step failed.
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            await page.page.screenshot(ARTIFACTS / "last.png")
-            (ARTIFACTS / "console.txt").write_text(
-                "\n".join(page.page.console()), "utf-8"
-            )
-            (ARTIFACTS / "last.txt").write_text(
-                str(
-                    await page.page.evaluate(
-                        "[document.location.href, ...window.__deepQueryAll('*')"
-                        ".filter(el => !el.children.length).map(window.__deepText)"
-                        ".filter(Boolean)].join('\\n')"
-                    )
-                ),
-                "utf-8",
-            )
+            await ui.save_artifacts(ARTIFACTS)
 
 
-def _switch_js(entity_id: str) -> str:
-    """JavaScript for the switch element of an entity's toggle row."""
-    return (
-        "window.__deepQueryAll('hui-toggle-entity-row')"
-        f".find(r => r._config && r._config.entity === '{entity_id}')"
-        ".shadowRoot.querySelector('ha-entity-toggle').shadowRoot.querySelector('ha-switch')"
+async def _checked(ui: HomeAssistantUI, entity_id: str, checked: bool) -> None:
+    """Wait until the entity's toggle on the dashboard shows this state."""
+    await expect(await ui.toggle(entity_id)).to_have_js_property(
+        "checked", checked, timeout=TIMEOUT
     )
-
-
-async def _click_toggle(ui: HomeAssistantUI, entity_id: str) -> None:
-    """Click an entity's toggle with the mouse, like a person."""
-    await ui.page.wait_for(
-        "window.__deepQueryAll('hui-toggle-entity-row')"
-        f".some(r => r._config && r._config.entity === '{entity_id}')"
-    )
-    await toggle_position(ui, entity_id)  # scrolls it into view
-    await asyncio.sleep(0.3)  # let the scroll settle before the click lands
-    position = await toggle_position(ui, entity_id)
-    assert position is not None, entity_id
-    await ui.page.click(position[0], position[1])
 
 
 async def test_shelter_dashboard_light_and_water_graph(
@@ -104,41 +78,58 @@ async def test_shelter_dashboard_light_and_water_graph(
     await ui.navigate("/smart-shelter/shelter")
     await ui.text_present("Interior light 1")
     await ui.text_present("Air quality")
-    await ui.page.screenshot(ARTIFACTS / "shelter-dashboard.png")
+    await ui.screenshot(ARTIFACTS / "shelter-dashboard.png")
 
     # The light follows its schedule: the DDC would ignore the command, and the UI says so.
     assert demo.shelter.get("holding", 352) == 1
-    await _click_toggle(ui, LIGHT)
+    await (await ui.toggle(LIGHT)).click()
     await ui.text_present("follows its schedule")
-    await ui.page.screenshot(ARTIFACTS / "power-rule-refused.png")
+    await ui.screenshot(ARTIFACTS / "power-rule-refused.png")
     assert demo.shelter.get("coil", 368) == 0
 
     # Take manual control, then switch the light on.
-    await _click_toggle(ui, FOLLOW)
+    await (await ui.toggle(FOLLOW)).click()
     await _until(
         lambda: demo.shelter.get("holding", 352) == 0, "follow schedule off on the DDC"
     )
     # The frontend shows a refused toggle as on for a moment, then springs it back.
-    await ui.page.wait_for(f"{_switch_js(LIGHT)}.checked === false")
-    await _click_toggle(ui, LIGHT)
+    await _checked(ui, LIGHT, False)
+    await (await ui.toggle(LIGHT)).click()
     await _until(lambda: demo.shelter.get("coil", 368) == 1, "coil 368 on")
     await _until(lambda: demo.shelter.get("input", 821) == 1, "status 821 on")
-    await ui.page.wait_for(f"{_switch_js(LIGHT)}.checked === true")
-    await ui.page.screenshot(ARTIFACTS / "light-on.png")
+    await _checked(ui, LIGHT, True)
+    await ui.screenshot(ARTIFACTS / "light-on.png")
 
     # The water view draws every meter's usage from the long-term statistics.
     await ui.navigate("/smart-shelter/water")
-    for meter in ("101동 1203호", "101동 1502호", "Shelter fountain"):
+    for meter in METERS:
         await ui.text_present(meter)
-    await ui.page.wait_for(
-        "window.__deepQueryAll('hui-statistics-graph-card').length === 2"
-    )
-    await ui.page.wait_for(
-        "window.__deepQueryAll('hui-statistics-graph-card').every(card => "
-        "window.__deepQueryAll('ha-chart-base, statistics-chart', card.shadowRoot).length > 0)"
+    cards = ui.page.locator("hui-statistics-graph-card")
+    await expect(cards).to_have_count(2, timeout=TIMEOUT)
+    for card in await cards.all():
+        await expect(
+            card.locator("ha-chart-base, statistics-chart").first
+        ).to_be_attached(timeout=TIMEOUT)
+    await asyncio.sleep(2)  # the chart animates in
+    await ui.screenshot(ARTIFACTS / "water-usage.png")
+    # Through the shadow roots (document.body.innerText would not see into them).
+    await expect(ui.page.get_by_text("No statistics")).to_have_count(0)
+
+    # The Energy dashboard shows the same meters as its water sources, valid ones.
+    await ui.navigate("/energy")
+    for meter in METERS:
+        await ui.text_present(meter)
+    await expect(ui.page.locator("hui-energy-water-graph-card")).to_have_count(
+        1, timeout=TIMEOUT
     )
     await asyncio.sleep(2)  # the chart animates in
-    await ui.page.screenshot(ARTIFACTS / "water-usage.png")
-    assert "No statistics" not in (
-        await ui.page.evaluate("document.body.innerText") or ""
-    )
+    await ui.screenshot(ARTIFACTS / "energy.png")
+    prefs = await ui.call_ws({"type": "energy/get_prefs"})
+    water = [
+        source["stat_energy_from"]
+        for source in prefs["energy_sources"]
+        if source["type"] == "water"
+    ]
+    assert water == sorted(f"smartcity_ddc:water_{meter_id}" for meter_id in METER_IDS)
+    issues = (await ui.call_ws({"type": "energy/validate"}))["energy_sources"]
+    assert all(not found for found in issues), issues
