@@ -335,9 +335,23 @@ class Demo:
         handler: str,
         *steps: dict[str, Any],
     ) -> Any:
-        """Run a config ('config') or options ('options') flow step by step."""
-        base = f"/api/config/config_entries/{'flow' if kind == 'config' else 'options/flow'}"
-        result = await self._post(session, base, {"handler": handler})
+        """Run a config ('config'), options ('options') or subentry ('subentry') flow step by step.
+
+        A subentry flow's handler is "entry_id/subentry_type".
+        """
+        base = (
+            "/api/config/config_entries/"
+            + {
+                "config": "flow",
+                "options": "options/flow",
+                "subentry": "subentries/flow",
+            }[kind]
+        )
+        result = await self._post(
+            session,
+            base,
+            {"handler": handler.split("/") if kind == "subentry" else handler},
+        )
         for step in steps:
             result = await self._post(session, f"{base}/{result['flow_id']}", step)
             if result.get("errors"):
@@ -354,7 +368,7 @@ class Demo:
             session,
             "config",
             DOMAIN,
-            {"next_step_id": "ddc"},
+            {"next_step_id": "shelter"},
             {"transport": "tcp"},
             {
                 "host": "127.0.0.1",
@@ -396,16 +410,15 @@ class Demo:
             session,
             "config",
             DOMAIN,
-            {"next_step_id": "water"},
+            {"next_step_id": "meters"},
             {"name": "Demo complex"},
         )
         self.entries["water"] = result["result"]["entry_id"]
         for number, (meter_id, name, *_rest) in enumerate(METERS):
             await self.flow(
                 session,
-                "options",
-                self.entries["water"],
-                {"next_step_id": "water_add"},
+                "subentry",
+                f"{self.entries['water']}/meter",
                 {
                     "meter_id": meter_id,
                     "name": name,
@@ -424,14 +437,14 @@ class Demo:
                     "word_order": "big",
                 },
             )
-            # Saving options reloads the site; a save during that reload would
-            # not reload it again, so add the next meter once this one is in.
-            await self._wait_for_meters(session, [meter_id])
+        # Each meter added reloads the site; meters added back to back all
+        # reach the running site.
+        await self._wait_for_meters(session, [meter_id for meter_id, *_ in METERS])
 
     async def _wait_for_meters(
         self, session: aiohttp.ClientSession, meter_ids: list[str], limit: float = 120
     ) -> None:
-        """Wait until the water site has reloaded with these meters (saving options reloads it)."""
+        """Wait until the water site has reloaded with these meters (adding one reloads it)."""
         wanted = {
             f"{self.entries['water']}_water_{meter_id}_" for meter_id in meter_ids
         }

@@ -20,7 +20,7 @@ from typing import Any
 from unittest.mock import patch
 
 from homeassistant.components.repairs import RepairsFlow
-from homeassistant.config_entries import OptionsFlow
+from homeassistant.config_entries import ConfigSubentryFlow, OptionsFlow
 from homeassistant.data_entry_flow import FlowHandler
 from homeassistant.helpers import issue_registry as ir
 
@@ -32,7 +32,7 @@ LANGUAGES = ("en", "ko")
 class Shown:
     """One step a flow showed."""
 
-    kind: str  # "config", "options" or "issues.<translation key>.fix_flow"
+    kind: str  # "config", "options", "config_subentries.<type>" or "issues.<key>.fix_flow"
     step_id: str
     fields: set[str] = field(default_factory=set)
     errors: set[str] = field(default_factory=set)
@@ -57,6 +57,9 @@ def _kind(handler: FlowHandler) -> str:
         )
         key = issue.translation_key if issue else handler.issue_id
         return f"issues.{key}.fix_flow"
+    if isinstance(handler, ConfigSubentryFlow):
+        # The handler is (entry id, subentry type).
+        return f"config_subentries.{handler.handler[1]}"
     return "options" if isinstance(handler, OptionsFlow) else "config"
 
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -74,3 +75,43 @@ def only_platforms(kind: EntryKind, platforms: Iterable[Platform]) -> Iterator[N
     narrowed = replace(job, platforms={p: job.platforms[p] for p in platforms})
     with patch.dict(JOBS, {kind: narrowed}):
         yield
+
+
+def registry_of(
+    hass: HomeAssistant, entry_id: str
+) -> tuple[dict[str, str], dict[str, frozenset[tuple[str, str]]]]:
+    """Return the entry's entity ids by unique id, and its devices' identifiers by id."""
+    entities = {
+        e.unique_id: e.entity_id
+        for e in er.async_entries_for_config_entry(er.async_get(hass), entry_id)
+    }
+    devices = {
+        d.id: frozenset(d.identifiers)
+        for d in dr.async_entries_for_config_entry(dr.async_get(hass), entry_id)
+    }
+    return entities, devices
+
+
+async def downgrade_to_version_1(
+    hass: HomeAssistant, entry: ConfigEntry, *, data: dict[str, Any], **changes: Any
+) -> None:
+    """Unload an entry and put it, and its registry links, back as version 1 stored them."""
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    entities, devices = er.async_get(hass), dr.async_get(hass)
+    for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
+        entities.async_update_entity(entity.entity_id, config_subentry_id=None)
+    for device in dr.async_entries_for_config_entry(devices, entry.entry_id):
+        devices.async_update_device(
+            device.id, add_config_entry_id=entry.entry_id, add_config_subentry_id=None
+        )
+        for subentry_id in device.config_entries_subentries[entry.entry_id] - {None}:
+            devices.async_update_device(
+                device.id,
+                remove_config_entry_id=entry.entry_id,
+                remove_config_subentry_id=subentry_id,
+            )
+    # Version 1 had no subentries; the manager offers no public way to drop
+    # them without also dropping their devices, which version 1 kept.
+    hass.config_entries._async_update_entry(entry, subentries={})
+    hass.config_entries.async_update_entry(entry, version=1, data=data, **changes)

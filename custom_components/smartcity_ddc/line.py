@@ -279,6 +279,8 @@ class ModbusLine:
         self._factory = client_factory
         self._clock = clock
         self._client: Any = None
+        #: Set once its pool closed it for good; it never connects again.
+        self.retired = False
         self._lost = asyncio.Event()
         self._lock = asyncio.Lock()
         self._backoff = 0.0
@@ -305,6 +307,10 @@ class ModbusLine:
         if self.connected:
             return self._client
         self._drop()
+        if self.retired:
+            # Its pool let it go: a late request must not open a connection
+            # nothing would ever close.
+            raise LineConnectionError(f"{self.config.describe()} is closed")
         now = self._clock()
         if now < self._retry_at:
             raise LineConnectionError(
@@ -334,6 +340,11 @@ class ModbusLine:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    async def retire(self) -> None:
+        """Close the line for good: its last user gave it back."""
+        self.retired = True
+        await self.close()
 
     async def close(self) -> None:
         """Close the line; it reconnects on next use."""
@@ -382,6 +393,10 @@ class ModbusLine:
                 self.stats.last_error = f"timeout: {err}" if str(err) else "timeout"
                 self._drop()
                 continue
+            except asyncio.CancelledError:
+                # An answer may still come: it must not be taken for the next request's.
+                self._drop()
+                raise
             except (ConnectionException, ModbusException, OSError) as err:
                 error = LineConnectionError(f"{self.config.describe()}: {err}")
                 self.stats.last_error = str(error)
@@ -405,13 +420,17 @@ class ModbusLine:
         lost = asyncio.ensure_future(self._lost.wait())
         try:
             await asyncio.wait((task, lost), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # Whoever waits is cancelled (an entry unloading): so is the request.
+            task.cancel()
+            raise
         finally:
             lost.cancel()
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ModbusException):
-                    await task
-                raise ConnectionResetError("connection closed by the peer")
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ModbusException):
+                await task
+            raise ConnectionResetError("connection closed by the peer")
         return task.result()
 
     def _device_error(self, slave: int, address: int, code: int) -> Any:
@@ -486,14 +505,14 @@ class LinePool:
             self._lines[line.config.key] = (line, entry[1] - 1)
             return
         del self._lines[line.config.key]
-        await line.close()
+        await line.retire()
 
     async def close_all(self) -> None:
         """Close every line (Home Assistant is stopping)."""
         lines = [line for line, _users in self._lines.values()]
         self._lines.clear()
         for line in lines:
-            await line.close()
+            await line.retire()
 
     def __len__(self) -> int:
         """Return the number of open lines."""

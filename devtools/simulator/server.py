@@ -370,6 +370,11 @@ class SimulatorServer:
 
     # Line faults.
 
+    @property
+    def open_connections(self) -> int:
+        """Return how many clients are connected now."""
+        return len(self._connections)
+
     def drop_connections(self) -> None:
         """Close every open client connection now."""
         for writer, task in list(self._connections.items()):

@@ -47,8 +47,8 @@ from .coordinator import build_profile
 from .engine.client import DdcClient
 from .engine.errors import ProfileError
 from .engine.profile import RELAY_TYPES, Profile, Unit, UnitType
-from .names import async_unit_names
 from .errors import ERROR_KEYS, SHELTER_ERRORS
+from .names import async_unit_names
 
 _BAUDRATES = ["2400", "4800", "9600", "19200", "38400", "57600", "115200"]
 _PORTS = [str(port) for port in range(1, 17)]
