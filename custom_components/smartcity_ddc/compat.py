@@ -148,14 +148,39 @@ def async_add_water_statistics(
     )
 
 
-async def async_last_sum(hass: HomeAssistant, statistic_id: str) -> float:
-    """Return the newest sum a statistic already has (0 if none): a re-added meter continues from it."""
-    from homeassistant.components.recorder.statistics import get_last_statistics
+async def async_sum_before(
+    hass: HomeAssistant, statistic_id: str, before: int | None = None
+) -> float:
+    """Return a statistic's sum at the end of its last hour ending at or before `before` (0 if none).
 
-    last = await get_instance(hass).async_add_executor_job(
+    A meter whose statistics start again (re-added, or restarted after a
+    crash that lost where its sum counts from) continues from there; rows it
+    wrote itself after `before` are not counted twice. Without `before`, the
+    newest sum.
+    """
+    from homeassistant.components.recorder.statistics import (
+        get_last_statistics,
+        statistics_during_period,
+    )
+
+    recorder = get_instance(hass)
+    last = await recorder.async_add_executor_job(
         get_last_statistics, hass, 1, statistic_id, False, {"sum"}
     )
-    rows = last.get(statistic_id)
+    rows: list[Any] = list(last.get(statistic_id) or [])
+    if rows and before is not None and float(rows[0]["start"]) + 3600 > before:
+        # Rows after `before` exist: find the last one that ends before it.
+        window = await recorder.async_add_executor_job(
+            statistics_during_period,
+            hass,
+            dt_util.utc_from_timestamp(before - 41 * 86400),
+            dt_util.utc_from_timestamp(before - 3600 + 1),
+            {statistic_id},
+            "hour",
+            None,
+            {"sum"},
+        )
+        rows = list(window.get(statistic_id) or [])[-1:]
     if not rows or rows[0].get("sum") is None:
         return 0.0
     return float(cast("float", rows[0]["sum"]))

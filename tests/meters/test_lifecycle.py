@@ -78,7 +78,7 @@ async def test_a_read_running_during_a_reload_ends_with_the_old_site(
     old = entry.runtime_data
     # The next poll takes a second; the reload starts while it reads.
     simulator.delay = 1.0
-    meter.set("holding", 101, 1600)
+    meter.set("holding", 101, 1501)
     tick = hass.async_create_task(old._async_tick(dt_util.utcnow()))
     for _ in range(500):
         if old.work.busy:
@@ -88,7 +88,7 @@ async def test_a_read_running_during_a_reload_ends_with_the_old_site(
     await tick
     await hass.async_block_till_done()
     assert entry.runtime_data is not old
-    assert value(hass, "sensor.shop_201") == 1.6
+    assert value(hass, "sensor.shop_201") == 1.501
     # The old site's line was given back and closed for good; only the new
     # site's connection remains, and none after unloading.
     assert all(line.retired for line in old._lines.values()) or not old._lines

@@ -27,6 +27,7 @@ from homeassistant.core import (
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import (
+    async_call_later,
     async_track_state_change_event,
     async_track_time_change,
     async_track_time_interval,
@@ -224,6 +225,8 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
             if meter.source is MeterSource.SENSOR and meter.entity_id:
                 self._by_entity.setdefault(meter.entity_id, []).append(meter.meter_id)
         self._base_sums: dict[str, float] = {}
+        #: Cancels the pending save; None when everything is on disk.
+        self._save_timer: Callable[[], None] | None = None
         self._loaded = False
 
     @property
@@ -289,8 +292,11 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
         self.add_statistics = compat.async_add_water_statistics
         for meter_id, meter in self.site.meters.items():
             if meter.history.origin is None:
-                self._base_sums[meter_id] = await compat.async_last_sum(
-                    self.hass, self.meters[meter_id].statistic_id
+                oldest = meter.history.oldest_valid
+                self._base_sums[meter_id] = await compat.async_sum_before(
+                    self.hass,
+                    self.meters[meter_id].statistic_id,
+                    None if oldest is None else oldest.timestamp,
                 )
         now = _now()
         for meter_id in self.site.meters:
@@ -327,6 +333,9 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
         """Let reads in flight end, save the history and give the Modbus lines back."""
         await super().async_shutdown()
         await self.work.close()
+        if self._save_timer is not None:
+            self._save_timer()
+            self._save_timer = None
         if self._loaded:
             await self.store.async_save(self.site.to_json())
         pool = line_pool(self.hass)
@@ -342,8 +351,31 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
         change = self.site.record(meter_id, reading, now)
         if change is not None:
             self._import_statistics(meter_id, change)
-        self.store.async_delay_save(self.site.to_json, SAVE_DELAY)
+        self._schedule_save()
         self._publish(frozenset((meter_id,)))
+
+    def correct(self, meter_id: str, timestamp: int, index: float | None) -> None:
+        """Replace or remove a stored reading (KeyError if none), rewrite statistics, publish."""
+        change = self.site.correct(meter_id, timestamp, index)
+        self._import_statistics(meter_id, change)
+        self._schedule_save()
+        self._publish(frozenset((meter_id,)))
+
+    def _schedule_save(self) -> None:
+        """Save within SAVE_DELAY of the first unsaved change, however often readings come.
+
+        A power cut loses at most the readings of the last SAVE_DELAY seconds:
+        a new reading never pushes a pending save back.
+        """
+        if self._save_timer is None and self._loaded:
+            self._save_timer = async_call_later(
+                self.hass, SAVE_DELAY, self._async_save_due
+            )
+
+    async def _async_save_due(self, _now: datetime) -> None:
+        """Write the history now."""
+        self._save_timer = None
+        await self.store.async_save(self.site.to_json())
 
     def _record_from_source(self, meter_id: str, reading: Reading) -> None:
         """Add a reading a source delivered; refusals are counted and logged."""
@@ -505,4 +537,4 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
         config = self.meters[meter_id]
         self.add_statistics(self.hass, config.statistic_id, config.name, rows)
         self.imported_rows += len(rows)
-        self.store.async_delay_save(self.site.to_json, SAVE_DELAY)
+        self._schedule_save()

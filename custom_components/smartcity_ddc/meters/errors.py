@@ -31,6 +31,7 @@ REJECT_KEYS: Final[dict[RejectReason, str]] = {
     RejectReason.FUTURE: "meters_reading_future",
     RejectReason.DUPLICATE: "meters_reading_duplicate",
     RejectReason.TOO_OLD: "meters_reading_too_old",
+    RejectReason.IMPLAUSIBLE: "meters_reading_implausible",
 }
 
 

@@ -1,4 +1,10 @@
-"""The meter-site action: record a reading pushed by a meter-data platform or an automation."""
+"""The meter-site actions: record a pushed reading, and correct or remove a wrong one.
+
+Both are for administrators (and for automations and scripts, which only
+administrators write): a reading changes a household's usage statistics for
+weeks. Readings are only pushed to meters whose readings come by the action;
+a meter read from a sensor or a Modbus register takes them from there.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +14,55 @@ from typing import Final
 from homeassistant.core import HomeAssistant, ServiceCall, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.service import async_register_admin_service
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from ..const import DOMAIN
+from .const import MeterSource
 from .coordinator import MetersCoordinator
-from .engine.model import FLAG_NAMES, Flag, ReadingError, Signal, make_reading
+from .engine.model import (
+    FLAG_NAMES,
+    Flag,
+    ReadingError,
+    Signal,
+    make_reading,
+    parse_index,
+)
 from .errors import reading_key
 
 SERVICE_RECORD_WATER_READING: Final = "record_water_reading"
+SERVICE_CORRECT_WATER_READING: Final = "correct_water_reading"
 ATTR_METER: Final = "meter"
 ATTR_TIMESTAMP: Final = "timestamp"
 ATTR_INDEX: Final = "index"
 ATTR_FLAGS: Final = "flags"
 SIGNAL_FIELDS: Final = ("rssi", "rsrq", "rsrp", "snr")
 
+#: A meter id is at most 40 characters (longer can't name a meter).
+_METER = vol.All(cv.string, vol.Length(max=40))
+
 RECORD_WATER_READING_SCHEMA: Final = vol.Schema(
     {
-        vol.Required(ATTR_METER): cv.string,
+        vol.Required(ATTR_METER): _METER,
         vol.Optional(ATTR_TIMESTAMP): cv.datetime,
         # Any value: a non-number is refused with a translated explanation.
         vol.Required(ATTR_INDEX): object,
         vol.Optional(ATTR_FLAGS, default=list): vol.All(
-            cv.ensure_list, [vol.In(FLAG_NAMES)]
+            cv.ensure_list, vol.Length(max=len(FLAG_NAMES)), [vol.In(FLAG_NAMES)]
         ),
         vol.Optional("rssi"): vol.Coerce(float),
         vol.Optional("rsrq"): vol.Coerce(float),
         vol.Optional("rsrp"): vol.Coerce(float),
         vol.Optional("snr"): vol.Coerce(float),
+    }
+)
+CORRECT_WATER_READING_SCHEMA: Final = vol.Schema(
+    {
+        vol.Required(ATTR_METER): _METER,
+        vol.Required(ATTR_TIMESTAMP): cv.datetime,
+        # Without an index the reading is removed.
+        vol.Optional(ATTR_INDEX): object,
     }
 )
 
@@ -56,51 +83,91 @@ def find_meter(hass: HomeAssistant, meter_id: str) -> MetersCoordinator:
     )
 
 
+def _refused(
+    err: ReadingError, meter_id: str, index: object, when: datetime
+) -> ServiceValidationError:
+    """Return the translated refusal of a reading."""
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=reading_key(err),
+        translation_placeholders={
+            "meter": meter_id,
+            "index": str(index)[:64],
+            "timestamp": dt_util.as_local(when).isoformat(),
+            "error": str(err),
+        },
+    )
+
+
+async def _async_record_water_reading(call: ServiceCall) -> None:
+    """Add a reading to a meter of any site."""
+    meter_id: str = call.data[ATTR_METER]
+    coordinator = find_meter(call.hass, meter_id)
+    if coordinator.meters[meter_id].source is not MeterSource.PUSH:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="meters_reading_not_pushed",
+            translation_placeholders={
+                "meter": meter_id,
+                "source": coordinator.meters[meter_id].source,
+            },
+        )
+    # A time without a zone is Home Assistant's local time.
+    when: datetime = dt_util.as_utc(call.data.get(ATTR_TIMESTAMP) or dt_util.utcnow())
+    flags = Flag.NONE
+    for name in call.data[ATTR_FLAGS]:
+        flags |= FLAG_NAMES[name]
+    signal = (
+        Signal(*(call.data.get(field) for field in SIGNAL_FIELDS))
+        if any(field in call.data for field in SIGNAL_FIELDS)
+        else None
+    )
+    try:
+        coordinator.record(
+            meter_id,
+            make_reading(when.timestamp(), call.data[ATTR_INDEX], flags, signal),
+        )
+    except ReadingError as err:
+        raise _refused(err, meter_id, call.data[ATTR_INDEX], when) from err
+
+
+async def _async_correct_water_reading(call: ServiceCall) -> None:
+    """Replace the index of a stored reading, or remove it; statistics are rewritten."""
+    meter_id: str = call.data[ATTR_METER]
+    coordinator = find_meter(call.hass, meter_id)
+    when: datetime = dt_util.as_utc(call.data[ATTR_TIMESTAMP])
+    index: float | None = None
+    try:
+        if ATTR_INDEX in call.data:
+            index = parse_index(call.data[ATTR_INDEX])
+        coordinator.correct(meter_id, int(when.timestamp()), index)
+    except ReadingError as err:
+        raise _refused(err, meter_id, call.data.get(ATTR_INDEX), when) from err
+    except KeyError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="meters_no_reading_at",
+            translation_placeholders={
+                "meter": meter_id,
+                "timestamp": dt_util.as_local(when).isoformat(),
+            },
+        ) from err
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
-    """Register smartcity_ddc.record_water_reading."""
-
-    async def _async_record_water_reading(call: ServiceCall) -> None:
-        """Add a reading to a meter of any water site."""
-        meter_id: str = call.data[ATTR_METER]
-        coordinator = find_meter(hass, meter_id)
-        # A time without a zone is Home Assistant's local time.
-        when: datetime = dt_util.as_utc(
-            call.data.get(ATTR_TIMESTAMP) or dt_util.utcnow()
-        )
-        flags = Flag.NONE
-        for name in call.data[ATTR_FLAGS]:
-            flags |= FLAG_NAMES[name]
-        signal = (
-            Signal(*(call.data.get(field) for field in SIGNAL_FIELDS))
-            if any(field in call.data for field in SIGNAL_FIELDS)
-            else None
-        )
-        try:
-            coordinator.record(
-                meter_id,
-                make_reading(
-                    when.timestamp(),
-                    call.data[ATTR_INDEX],
-                    flags,
-                    signal,
-                ),
-            )
-        except ReadingError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key=reading_key(err),
-                translation_placeholders={
-                    "meter": meter_id,
-                    "index": str(call.data[ATTR_INDEX]),
-                    "timestamp": dt_util.as_local(when).isoformat(),
-                    "error": str(err),
-                },
-            ) from err
-
-    hass.services.async_register(
+    """Register the meter-site actions (administrators only)."""
+    async_register_admin_service(
+        hass,
         DOMAIN,
         SERVICE_RECORD_WATER_READING,
         _async_record_water_reading,
         schema=RECORD_WATER_READING_SCHEMA,
+    )
+    async_register_admin_service(
+        hass,
+        DOMAIN,
+        SERVICE_CORRECT_WATER_READING,
+        _async_correct_water_reading,
+        schema=CORRECT_WATER_READING_SCHEMA,
     )

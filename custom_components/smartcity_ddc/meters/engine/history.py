@@ -35,6 +35,7 @@ from typing import Any, Final, NamedTuple
 from .calendar import LocalCalendar
 from .model import (
     FUTURE_TOLERANCE,
+    INDEX_RESOLUTION,
     RETENTION_DAYS,
     Flag,
     Reading,
@@ -263,12 +264,14 @@ class MeterHistory:
 
     # --- changes -----------------------------------------------------------------
 
-    def add(self, reading: Reading, now: int) -> Change | None:
+    def add(
+        self, reading: Reading, now: int, *, max_rate: float | None = None
+    ) -> Change | None:
         """Insert a reading where it belongs; return where the index changed.
 
-        Raises ReadingError (FUTURE, TOO_OLD, DUPLICATE, BACKWARDS) and stores
-        nothing if the reading is refused. A reading flagged meter-fault changes
-        no usage and returns None.
+        Raises ReadingError (FUTURE, TOO_OLD, DUPLICATE, BACKWARDS, and with a
+        `max_rate` in m³/h IMPLAUSIBLE) and stores nothing if the reading is
+        refused. A reading flagged meter-fault changes no usage and returns None.
         """
         t = reading.timestamp
         if t > now + FUTURE_TOLERANCE:
@@ -311,6 +314,9 @@ class MeterHistory:
                     RejectReason.BACKWARDS,
                     f"index {reading.index:g} m³ is above the later reading's {index[nxt]:g} m³",
                 )
+            if max_rate is not None:
+                self._check_rate(prev, t, reading.index, max_rate)
+                self._check_rate(nxt, t, reading.index, max_rate)
         ts.insert(pos, t)
         index.insert(pos, reading.index)
         flags.insert(pos, int(reading.flags))
@@ -333,6 +339,47 @@ class MeterHistory:
         self.prune(now)
         self._maybe_compact(now)
         return change
+
+    def _check_rate(
+        self, other: int | None, t: int, value: float, max_rate: float
+    ) -> None:
+        """Refuse an index that rises faster than max_rate (m³/h) from or to a stored reading."""
+        if other is None:
+            return
+        hours = abs(t - self._t[other]) / HOUR
+        rise = (
+            (value - self._i[other]) if t > self._t[other] else (self._i[other] - value)
+        )
+        if rise > max_rate * hours + INDEX_RESOLUTION:
+            raise ReadingError(
+                RejectReason.IMPLAUSIBLE,
+                f"a rise of {rise:g} m³ in {hours * 60:.0f} min is faster than"
+                f" the meter can run ({max_rate:g} m³/h)",
+            )
+
+    def correct(self, timestamp: int, index: float | None) -> Change:
+        """Replace the index of the reading at `timestamp`, or remove the reading (None).
+
+        Meant for a person fixing a wrong reading: the neighbours are not
+        checked, so a correction can repair what the checks let in. KeyError
+        if there is no reading at that time.
+        """
+        ts = self._t
+        pos = bisect_left(ts, timestamp)
+        if pos == len(ts) or ts[pos] != timestamp:
+            raise KeyError(timestamp)
+        prev = self._valid_at_or_before(pos - 1)
+        nxt = self._valid_at_or_after(pos + 1)
+        if index is None:
+            for column in (ts, self._i, self._f, self._w):
+                del column[pos]
+        else:
+            self._i[pos] = index
+        start = ts[prev] if prev is not None else timestamp
+        end = ts[nxt - (index is None)] if nxt is not None else timestamp
+        # Later days' usage starts from an earlier first reading if the first went.
+        self._invalidate(self._cal.day_of(start))
+        return Change(start, max(end, timestamp))
 
     def prune(self, now: int) -> None:
         """Drop readings older than the retention, a day's worth at a time."""

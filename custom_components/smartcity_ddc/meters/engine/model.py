@@ -18,6 +18,13 @@ DEFAULT_Q4: Final = 3.125
 DEFAULT_GAP: Final = 3 * 3600
 #: Leak rule: at least this much flow (m³/h) in each of the last 24 hours.
 DEFAULT_LEAK_THRESHOLD: Final = 0.001
+#: No meter shows an index this large (m³; a meter's register has 8-9 digits).
+MAX_INDEX: Final = 1e9
+#: A meter cannot pass more than this many times its overload flow Q4: a rise
+#: faster than that between two readings is not water but a wrong number.
+PLAUSIBLE_Q4_FACTOR: Final = 4.0
+#: Rounding a meter's index may add this much (m³) to a rise without any flow.
+INDEX_RESOLUTION: Final = 0.001
 
 
 class Flag(IntFlag):
@@ -73,6 +80,8 @@ class RejectReason(StrEnum):
     FUTURE = "future"
     DUPLICATE = "duplicate"
     TOO_OLD = "too_old"
+    #: The index would rise faster than the meter can run, or is beyond any meter.
+    IMPLAUSIBLE = "implausible"
 
 
 class ReadingError(ValueError):
@@ -135,8 +144,15 @@ def parse_number(value: object) -> float:
     if isinstance(value, bool):
         raise ReadingError(RejectReason.NON_NUMERIC, f"{value!r} is not a number")
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ReadingError(
+                RejectReason.IMPLAUSIBLE, f"{value!r} is too large for an index"
+            ) from None
     elif isinstance(value, str):
+        if len(value) > 64:
+            raise ReadingError(RejectReason.NON_NUMERIC, "the index text is too long")
         try:
             number = float(value.strip())
         except ValueError:
@@ -151,10 +167,15 @@ def parse_number(value: object) -> float:
 
 
 def parse_index(value: object) -> float:
-    """Return a meter index in m³, rejecting non-numbers and negatives."""
+    """Return a meter index in m³, rejecting non-numbers, negatives and the impossibly large."""
     number = parse_number(value)
     if number < 0:
         raise ReadingError(RejectReason.NEGATIVE, f"index {number:g} m³ is negative")
+    if number > MAX_INDEX:
+        raise ReadingError(
+            RejectReason.IMPLAUSIBLE,
+            f"index {number:g} m³ is beyond any meter's {MAX_INDEX:g} m³",
+        )
     return number
 
 

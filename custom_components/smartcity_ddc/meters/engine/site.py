@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from .calendar import LocalCalendar
 from .history import HOUR, Change, MeterHistory
-from .model import Reading, Rules
+from .model import PLAUSIBLE_Q4_FACTOR, Reading, Rules
 from .stats import MeterSpec, MeterSummary, SiteAggregate, aggregate, summarize
 
 STORAGE_FORMAT: Final = 1
@@ -82,8 +82,19 @@ class WaterSite:
         return meter
 
     def record(self, meter_id: str, reading: Reading, now: int) -> Change | None:
-        """Add a reading to a meter (KeyError if unknown, ReadingError if refused)."""
-        return self.meters[meter_id].history.add(reading, now)
+        """Add a reading to a meter (KeyError if unknown, ReadingError if refused).
+
+        A rise faster than the meter can run (a multiple of its overload flow
+        Q4) is refused as implausible.
+        """
+        meter = self.meters[meter_id]
+        return meter.history.add(
+            reading, now, max_rate=PLAUSIBLE_Q4_FACTOR * meter.spec.q4
+        )
+
+    def correct(self, meter_id: str, timestamp: int, index: float | None) -> Change:
+        """Replace (or with None remove) a meter's reading at a time; KeyError if none."""
+        return self.meters[meter_id].history.correct(timestamp, index)
 
     def prune(self, now: int) -> None:
         """Drop readings past the retention from every meter."""
