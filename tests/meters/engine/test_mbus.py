@@ -392,6 +392,10 @@ def test_real_values_are_the_shortest_decimal_of_the_float32() -> None:
     assert one(bytes.fromhex("05 5A") + struct.pack("<f", -12.25)).value == Decimal(
         "-1.225"
     )
+    # Eight digits where seven would name another float32.
+    assert one(bytes.fromhex("05 13") + struct.pack("<f", 1.2345678)).raw == Decimal(
+        "1.2345678"
+    )
     agree(rsp(record))
 
 
@@ -587,6 +591,8 @@ def test_dates(record: str, value: date | None) -> None:
         ("0D 13 D1 12", -12),
         ("0D 13 E2 34 12", 0x1234),
         ("0D 13 F0" + " 00" * 16, 0),
+        ("0D 13 F5" + " 00" * 47 + " 01", 1 << 376),
+        ("0D 13 F6" + " 00" * 64, 0),
         ("0D 13 00", ""),
     ],
 )

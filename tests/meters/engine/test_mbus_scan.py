@@ -289,6 +289,16 @@ async def test_replies_the_reader_cannot_use() -> None:
     )
 
 
+async def test_a_meter_silent_after_its_reset() -> None:
+    bus = InMemoryBus([Scripted(9, [b"\xe5", b""])])
+    result = await MBusReader(bus, retries=2).read(MeterAddress(primary=9))
+    assert (result.status, result.detail, result.requests) == (
+        ReadStatus.NO_ANSWER,
+        "no answer to REQ_UD2",
+        4,
+    )
+
+
 async def test_telegrams_of_two_meters_are_not_joined() -> None:
     other = bytes.fromhex("79") + HEADER[1:]
     replies = [
