@@ -246,6 +246,17 @@ async def test_identity_is_checked_when_both_addresses_are_known() -> None:
     assert result.detail == "00000002774C0107 answered for 00000001774C0107"
 
 
+async def test_a_failed_secondary_read_leaves_the_meter_deselected() -> None:
+    device = meter("12345678", bad_checksum=True)
+    bus = InMemoryBus([device])
+    result = await MBusReader(bus, retries=1).read(
+        MeterAddress(secondary=secondary(device))
+    )
+    assert (result.status, result.requests) == (ReadStatus.BAD_FRAME, 6)
+    assert sent(bus)[-1] == "10 40 fd 3d 16"
+    assert not device.selected
+
+
 async def test_secondary_meter_missing_or_duplicated() -> None:
     missing = SecondaryAddress("99999999", "SCW", 1, 7)
     bus = InMemoryBus([meter("12345678")])

@@ -218,7 +218,12 @@ class MBusReader:
             await self._acknowledged(session, build_deselect(), "reset")
             await self._acknowledged(session, select, "selection")
             self._fcb[meter.key] = True
-        telegrams = await self._telegrams(session, meter, ADDRESS_SELECTED)
+        try:
+            telegrams = await self._telegrams(session, meter, ADDRESS_SELECTED)
+        except _ReadFailedError:
+            # Leave no meter selected behind a failed read (best effort, no retry).
+            await session.send(build_deselect())
+            raise
         # Deselecting also clears the FCB: the next read starts with FCB set.
         await self._acknowledged(session, build_deselect(), "deselection")
         self._fcb[meter.key] = True
