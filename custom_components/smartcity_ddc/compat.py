@@ -25,13 +25,13 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from homeassistant import const as ha_const
-from homeassistant.const import UnitOfVolume
+from homeassistant.const import UnitOfEnergy, UnitOfVolume
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
-from homeassistant.util.unit_conversion import VolumeConverter
+from homeassistant.util.unit_conversion import EnergyConverter, VolumeConverter
 
 from .const import DOMAIN
 from .meters.engine.site import HourRow
@@ -100,20 +100,31 @@ def metadata_keys() -> frozenset[str]:
     )
 
 
-def water_metadata(
-    statistic_id: str, name: str, keys: frozenset[str] | None = None
+#: Each medium's statistics: the unit of its hourly sums and its converter.
+_UNITS: Final = {
+    "water": (UnitOfVolume.CUBIC_METERS, VolumeConverter),
+    "electricity": (UnitOfEnergy.KILO_WATT_HOUR, EnergyConverter),
+}
+
+
+def meter_metadata(
+    statistic_id: str,
+    name: str,
+    medium: str = "water",
+    keys: frozenset[str] | None = None,
 ) -> StatisticMetaData:
-    """Describe a meter's hourly usage: a sum in m³, no mean."""
+    """Describe a meter's hourly usage: a sum in m³ (water) or kWh (electricity), no mean."""
     from homeassistant.components.recorder import models
 
     if keys is None:
         keys = metadata_keys()
+    unit, converter = _UNITS[medium]
     metadata: dict[str, Any] = {
         "has_sum": True,
         "name": name,
         "source": DOMAIN,
         "statistic_id": statistic_id,
-        "unit_of_measurement": UnitOfVolume.CUBIC_METERS,
+        "unit_of_measurement": unit,
     }
     mean_type = getattr(models, "StatisticMeanType", None)
     if "mean_type" in keys and mean_type is not None:
@@ -121,12 +132,16 @@ def water_metadata(
     else:
         metadata["has_mean"] = False
     if "unit_class" in keys:
-        metadata["unit_class"] = VolumeConverter.UNIT_CLASS
+        metadata["unit_class"] = converter.UNIT_CLASS
     return cast("StatisticMetaData", metadata)
 
 
-def async_add_water_statistics(
-    hass: HomeAssistant, statistic_id: str, name: str, rows: list[HourRow]
+def async_add_meter_statistics(
+    hass: HomeAssistant,
+    statistic_id: str,
+    name: str,
+    medium: str,
+    rows: list[HourRow],
 ) -> None:
     """Queue hourly rows (insert or replace) of a meter's external statistic."""
     from homeassistant.components.recorder.models import StatisticData
@@ -136,7 +151,7 @@ def async_add_water_statistics(
 
     async_add_external_statistics(
         hass,
-        water_metadata(statistic_id, name),
+        meter_metadata(statistic_id, name, medium),
         [
             StatisticData(
                 start=dt_util.utc_from_timestamp(row.start),

@@ -215,7 +215,7 @@ async def test_without_the_recorder_a_repair_issue_explains(
 def test_metadata_follows_the_recorder_release(
     keys: frozenset[str], expected: dict[str, Any]
 ) -> None:
-    metadata = compat.water_metadata(STAT, "Unit 101", keys)
+    metadata = compat.meter_metadata(STAT, "Unit 101", "water", keys)
     assert dict(metadata) == {
         "has_sum": True,
         "name": "Unit 101",
@@ -227,7 +227,7 @@ def test_metadata_follows_the_recorder_release(
 
 
 def test_metadata_of_this_release_is_accepted() -> None:
-    metadata = compat.water_metadata(STAT, "Unit 101")
+    metadata = compat.meter_metadata(STAT, "Unit 101")
     assert set(metadata) <= compat.metadata_keys()
 
 

@@ -1,8 +1,9 @@
-"""Binary sensors of a meter site: one per problem a meter's status can show."""
+"""Binary sensors of a meter site: one per problem a meter's status can show, by medium."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from homeassistant.components.binary_sensor import (
     BinarySensorDeviceClass,
@@ -12,70 +13,61 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.helpers.entity import Entity
 
 from .coordinator import MetersCoordinator
-from .engine.model import Status
+from .engine.model import PROBLEMS, Medium, Status
 from .entity import MeterEntity
 
 
 @dataclass(frozen=True, kw_only=True)
-class WaterProblemEntityDescription(BinarySensorEntityDescription):
+class ProblemEntityDescription(BinarySensorEntityDescription):
     """On while a meter has one of the problems its status can show."""
 
     problem: Status
 
 
-WATER_PROBLEMS: tuple[WaterProblemEntityDescription, ...] = (
-    WaterProblemEntityDescription(
-        key="communication_fault",
-        translation_key="water_communication_fault",
-        device_class=BinarySensorDeviceClass.PROBLEM,
-        problem=Status.COMMUNICATION_FAULT,
-    ),
-    WaterProblemEntityDescription(
-        key="meter_fault",
-        translation_key="water_meter_fault",
-        device_class=BinarySensorDeviceClass.PROBLEM,
-        problem=Status.METER_FAULT,
-    ),
-    WaterProblemEntityDescription(
-        key="leak",
-        translation_key="water_leak",
-        device_class=BinarySensorDeviceClass.PROBLEM,
-        problem=Status.LEAK,
-    ),
-    WaterProblemEntityDescription(
-        key="over_q4",
-        translation_key="water_over_q4",
-        device_class=BinarySensorDeviceClass.PROBLEM,
-        problem=Status.OVER_Q4,
-    ),
-    WaterProblemEntityDescription(
-        key="low_battery",
-        translation_key="water_low_battery",
-        device_class=BinarySensorDeviceClass.BATTERY,
-        problem=Status.LOW_BATTERY,
-    ),
-    WaterProblemEntityDescription(
-        key="backflow",
-        translation_key="water_backflow",
-        device_class=BinarySensorDeviceClass.PROBLEM,
-        problem=Status.BACKFLOW,
-    ),
-)
+#: problem, water translation key, electricity translation key, device class.
+_PROBLEMS: Final = (
+    (Status.COMMUNICATION_FAULT, "water_communication_fault",
+     "electricity_communication_fault", BinarySensorDeviceClass.PROBLEM),
+    (Status.METER_FAULT, "water_meter_fault", "electricity_meter_fault",
+     BinarySensorDeviceClass.PROBLEM),
+    (Status.LEAK, "water_leak", "", BinarySensorDeviceClass.PROBLEM),
+    (Status.OVER_Q4, "water_over_q4", "", BinarySensorDeviceClass.PROBLEM),
+    (Status.LOW_BATTERY, "water_low_battery", "", BinarySensorDeviceClass.BATTERY),
+    (Status.BACKFLOW, "water_backflow", "", BinarySensorDeviceClass.PROBLEM),
+    (Status.RELAY_OPEN, "", "electricity_relay_open", BinarySensorDeviceClass.PROBLEM),
+    (Status.LOW_CREDIT, "water_low_credit", "electricity_low_credit",
+     BinarySensorDeviceClass.PROBLEM),
+)  # fmt: skip
+
+PROBLEM_SENSORS: Final[dict[Medium, tuple[ProblemEntityDescription, ...]]] = {
+    medium: tuple(
+        ProblemEntityDescription(
+            key=problem.value,
+            translation_key=water if medium is Medium.WATER else electricity,
+            device_class=device_class,
+            problem=problem,
+        )
+        for problem, water, electricity, device_class in _PROBLEMS
+        if problem in PROBLEMS[medium]
+    )
+    for medium in Medium
+}
 
 
 def entities(coordinator: MetersCoordinator) -> list[Entity]:
-    """Return every meter's problem sensors."""
+    """Return every meter's problem sensors (low credit only for prepaid meters)."""
     return [
-        WaterProblemSensor(coordinator, meter, description)
+        ProblemSensor(coordinator, meter, description)
         for meter in coordinator.meters.values()
-        for description in WATER_PROBLEMS
+        for description in PROBLEM_SENSORS[meter.medium]
+        if description.problem is not Status.LOW_CREDIT or meter.prepaid is not None
     ]
 
 
-class WaterProblemSensor(MeterEntity, BinarySensorEntity):
+class ProblemSensor(MeterEntity, BinarySensorEntity):
     """On while the meter's status rules find this problem."""
 
-    entity_description: WaterProblemEntityDescription
+    entity_description: ProblemEntityDescription
 
     @property
     def is_on(self) -> bool:

@@ -8,6 +8,8 @@ from typing import Final
 #: The subentry type of one meter of a site.
 SUBENTRY_METER: Final = "meter"
 
+CONF_MEDIUM: Final = "medium"
+CONF_MAX_POWER: Final = "max_power"
 CONF_GAP_HOURS: Final = "gap_hours"
 CONF_LEAK_THRESHOLD: Final = "leak_threshold"
 CONF_METER_ID: Final = "meter_id"

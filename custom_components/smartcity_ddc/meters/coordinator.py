@@ -52,6 +52,8 @@ from .const import (
     CONF_ENTITY,
     CONF_GAP_HOURS,
     CONF_LEAK_THRESHOLD,
+    CONF_MAX_POWER,
+    CONF_MEDIUM,
     CONF_METER_ID,
     CONF_Q3,
     CONF_Q4,
@@ -70,8 +72,10 @@ from .const import (
 from .engine.history import Change
 from .engine.model import (
     DEFAULT_LEAK_THRESHOLD,
+    DEFAULT_MAX_POWER,
     DEFAULT_Q3,
     DEFAULT_Q4,
+    Medium,
     Reading,
     ReadingError,
     RejectReason,
@@ -99,6 +103,8 @@ class MeterConfig:
     meter_id: str
     name: str
     subentry_id: str | None = None
+    medium: Medium = Medium.WATER
+    max_power: float = DEFAULT_MAX_POWER
     q3: float = DEFAULT_Q3
     q4: float = DEFAULT_Q4
     source: MeterSource = MeterSource.PUSH
@@ -120,6 +126,8 @@ class MeterConfig:
             meter_id=data[CONF_METER_ID],
             name=name,
             subentry_id=subentry_id,
+            medium=Medium(data.get(CONF_MEDIUM, Medium.WATER)),
+            max_power=float(data.get(CONF_MAX_POWER, DEFAULT_MAX_POWER)),
             q3=float(data.get(CONF_Q3, DEFAULT_Q3)),
             q4=float(data.get(CONF_Q4, DEFAULT_Q4)),
             source=source,
@@ -135,9 +143,21 @@ class MeterConfig:
         )
 
     @property
+    def part(self) -> str:
+        """Return what the meter adds to its device identifier and unique ids."""
+        return f"{self.medium}_{self.meter_id}"
+
+    @property
     def statistic_id(self) -> str:
-        """Return the external statistic of the meter's hourly usage."""
-        return f"{DOMAIN}:water_{self.meter_id}"
+        """Return the external statistic of the meter's hourly usage (water_… or electricity_…)."""
+        return f"{DOMAIN}:{self.part}"
+
+    @property
+    def spec(self) -> MeterSpec:
+        """Return what the engine needs to know of the meter's ratings."""
+        return MeterSpec(
+            q3=self.q3, q4=self.q4, medium=self.medium, max_power=self.max_power
+        )
 
     @property
     def index_request(self) -> ReadRequest:
@@ -168,13 +188,50 @@ def site_rules(options: Mapping[str, Any]) -> Rules:
 
 
 @dataclass(frozen=True, slots=True)
-class WaterData:
-    """What the entities of a water site show."""
+class MeterLive:
+    """What a meter on a bus reported with its last read, besides its index."""
 
-    meters: Mapping[str, MeterSummary]
-    today: SiteAggregate
-    yesterday: SiteAggregate
-    #: Meters whose summary changed in this update; None means all of them.
+    #: The meter's own active power (kW), voltage (V) and current (A).
+    power: float | None = None
+    voltage: float | None = None
+    current: float | None = None
+    #: Credit the meter keeps itself: energy (kWh) and money left.
+    remaining_energy: float | None = None
+    remaining_money: float | None = None
+    #: The supply relay: closed (True), open (False), unknown (None).
+    relay_closed: bool | None = None
+    #: An M-Bus meter's error flags (0: none).
+    error_flags: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PrepaidState:
+    """A prepaid meter's credit, worked out from the meter or from the ledger."""
+
+    #: Credit left, in money or kWh (the ledger's unit); None when unknown.
+    balance: float | None
+    #: Days the credit lasts at the 7-day average usage; None when unknown.
+    days_left: float | None
+    low: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MeterView:
+    """Everything one meter's entities show."""
+
+    summary: MeterSummary
+    live: MeterLive = MeterLive()
+    prepaid: PrepaidState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetersData:
+    """What the entities of a meter site show."""
+
+    meters: Mapping[str, MeterView]
+    #: The 검침집계 of today and yesterday, per medium.
+    aggregates: Mapping[Medium, tuple[SiteAggregate, SiteAggregate]]
+    #: Meters whose view changed in this update; None means all of them.
     changed: frozenset[str] | None = None
 
 
@@ -183,7 +240,7 @@ def _now() -> int:
     return int(dt_util.utcnow().timestamp())
 
 
-class MetersCoordinator(DataUpdateCoordinator[WaterData]):
+class MetersCoordinator(DataUpdateCoordinator[MetersData]):
     """Follows sensors, polls Modbus meters, takes pushed readings; imports statistics."""
 
     config_entry: MetersConfigEntry
@@ -216,7 +273,7 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
         self.last_error: dict[str, str] = {}
         #: Writes hourly rows to long-term statistics; None without the recorder.
         self.add_statistics: (
-            Callable[[HomeAssistant, str, str, list[HourRow]], None] | None
+            Callable[[HomeAssistant, str, str, str, list[HourRow]], None] | None
         ) = None
         self.imported_rows = 0
         self._lines: dict[str, ModbusLine] = {}
@@ -241,7 +298,7 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
             try:
                 self.site.add_meter(
                     meter.meter_id,
-                    MeterSpec(meter.q3, meter.q4),
+                    meter.spec,
                     added=now,
                     stored=stored.get(meter.meter_id),
                 )
@@ -252,9 +309,7 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
                     meter.meter_id,
                     err,
                 )
-                self.site.add_meter(
-                    meter.meter_id, MeterSpec(meter.q3, meter.q4), added=now
-                )
+                self.site.add_meter(meter.meter_id, meter.spec, added=now)
         self._loaded = True
         pool = line_pool(self.hass)
         for meter in self.meters.values():
@@ -289,7 +344,7 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
             )
             return
         ir.async_delete_issue(self.hass, DOMAIN, self._recorder_issue)
-        self.add_statistics = compat.async_add_water_statistics
+        self.add_statistics = compat.async_add_meter_statistics
         for meter_id, meter in self.site.meters.items():
             if meter.history.origin is None:
                 oldest = meter.history.oldest_valid
@@ -454,7 +509,7 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
             return
         self._record_from_source(meter.meter_id, Reading(_now(), index))
 
-    async def _async_update_data(self) -> WaterData:
+    async def _async_update_data(self) -> MetersData:
         """Read every polled source once and compute the statistics."""
         async with self.work.run():
             await self._async_poll()
@@ -496,8 +551,12 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
 
     # --- statistics out --------------------------------------------------------------
 
-    def _snapshot(self, changed: frozenset[str] | None) -> WaterData:
-        """Compute summaries (of the changed meters only, if given) and the aggregates."""
+    def _view(self, meter_id: str, now: int) -> MeterView:
+        """Compute one meter's view at now."""
+        return MeterView(summary=self.site.summary(meter_id, now))
+
+    def _snapshot(self, changed: frozenset[str] | None) -> MetersData:
+        """Compute the views (of the changed meters only, if given) and the aggregates."""
         now = _now()
         previous = (
             self.data.meters if self.data is not None and changed is not None else {}
@@ -508,15 +567,20 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
                 if meter_id in previous
                 and changed is not None
                 and meter_id not in changed
-                else self.site.summary(meter_id, now)
+                else self._view(meter_id, now)
             )
             for meter_id in self.site.meters
         }
         today = self.site.today(now)
-        return WaterData(
+        return MetersData(
             meters=meters,
-            today=self.site.aggregate(today),
-            yesterday=self.site.aggregate(today - 1),
+            aggregates={
+                medium: (
+                    self.site.aggregate(today, medium),
+                    self.site.aggregate(today - 1, medium),
+                )
+                for medium in Medium
+            },
             changed=changed,
         )
 
@@ -535,6 +599,8 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
         if not rows:
             return
         config = self.meters[meter_id]
-        self.add_statistics(self.hass, config.statistic_id, config.name, rows)
+        self.add_statistics(
+            self.hass, config.statistic_id, config.name, config.medium, rows
+        )
         self.imported_rows += len(rows)
         self._schedule_save()

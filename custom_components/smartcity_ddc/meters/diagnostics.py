@@ -32,7 +32,8 @@ def diagnostics(entry: MetersConfigEntry) -> dict[str, Any]:
             "statistics_origin": history.origin,
             "rejected": dict(coordinator.rejected[meter_id]),
             "last_error": coordinator.last_error.get(meter_id),
-            "summary": asdict(data.meters[meter_id]) if data else None,
+            "summary": asdict(data.meters[meter_id].summary) if data else None,
+            "live": asdict(data.meters[meter_id].live) if data else None,
         }
     return {
         "entry": {
@@ -51,6 +52,10 @@ def diagnostics(entry: MetersConfigEntry) -> dict[str, Any]:
         "long_term_statistics": coordinator.add_statistics is not None,
         "imported_rows": coordinator.imported_rows,
         "meters": meters,
-        "today": asdict(data.today) if data else None,
-        "yesterday": asdict(data.yesterday) if data else None,
+        "aggregates": {
+            medium: {"today": asdict(today), "yesterday": asdict(yesterday)}
+            for medium, (today, yesterday) in data.aggregates.items()
+        }
+        if data
+        else None,
     }

@@ -7,13 +7,12 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 
 from ..entity import SmartCityEntity, child_device
-from .coordinator import MeterConfig, MetersCoordinator
+from .coordinator import MeterConfig, MetersCoordinator, MeterView
+from .engine.model import Medium
 from .engine.stats import MeterSummary
 
-
-def meter_part(meter_id: str) -> str:
-    """Return the part a meter adds to its device identifier and unique ids."""
-    return f"water_{meter_id}"
+#: Device models of meters (a model, not translated, as for the shelter's units).
+MODELS = {Medium.WATER: "Water meter", Medium.ELECTRICITY: "Electricity meter"}
 
 
 class SiteEntity(SmartCityEntity[MetersCoordinator]):
@@ -30,7 +29,7 @@ class MeterEntity(SmartCityEntity[MetersCoordinator]):
         description: EntityDescription,
     ) -> None:
         """Attach the entity to its meter's device, in the meter's subentry."""
-        part = meter_part(meter.meter_id)
+        part = meter.part
         super().__init__(
             coordinator,
             description,
@@ -40,17 +39,25 @@ class MeterEntity(SmartCityEntity[MetersCoordinator]):
                 coordinator.config_entry.entry_id,
                 part,
                 DeviceInfo(
-                    name=meter.name, model="Water meter", serial_number=meter.meter_id
+                    name=meter.name,
+                    model=MODELS[meter.medium],
+                    serial_number=meter.meter_id,
                 ),
             ),
         )
+        self.meter = meter
         self.meter_id = meter.meter_id
         self.subentry_id = meter.subentry_id
 
     @property
+    def view(self) -> MeterView:
+        """Return what this meter's entities show, as of the latest update."""
+        return self.coordinator.data.meters[self.meter_id]
+
+    @property
     def summary(self) -> MeterSummary:
         """Return this meter's statistics as of the latest update."""
-        return self.coordinator.data.meters[self.meter_id]
+        return self.view.summary
 
     @callback
     def _handle_coordinator_update(self) -> None:

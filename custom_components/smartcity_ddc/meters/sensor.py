@@ -1,10 +1,16 @@
-"""Sensors of a meter site: each meter's index and statistics, and the site's 검침집계."""
+"""Sensors of a meter site: each meter's index, statistics and live values, and the 검침집계.
+
+Water and electricity meters have the same statistics in their own units
+(m³ and kWh); one table describes both, with each medium's translation key
+(names and icons differ), and each meter gets the rows of its medium.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Final
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -17,6 +23,11 @@ from homeassistant.const import (
     SIGNAL_STRENGTH_DECIBELS,
     SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfPower,
+    UnitOfTime,
     UnitOfVolume,
     UnitOfVolumeFlowRate,
 )
@@ -24,38 +35,93 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .coordinator import MetersCoordinator
-from .engine.model import Signal, Status
-from .engine.stats import MeterSummary, SiteAggregate
+from .coordinator import MeterConfig, MetersCoordinator, MeterView
+from .engine.model import PROBLEMS, Medium, Signal, Status
+from .engine.stats import SiteAggregate
 from .entity import MeterEntity, SiteEntity
+
+#: Device class, unit and display precision of an index or a usage, per medium.
+_AMOUNT: Final = {
+    Medium.WATER: (SensorDeviceClass.WATER, UnitOfVolume.CUBIC_METERS, 3),
+    Medium.ELECTRICITY: (SensorDeviceClass.ENERGY, UnitOfEnergy.KILO_WATT_HOUR, 2),
+}
+#: The rate an index rises at: a flow (m³/h) or a power (kW).
+_RATE: Final = {
+    Medium.WATER: (
+        SensorDeviceClass.VOLUME_FLOW_RATE,
+        UnitOfVolumeFlowRate.CUBIC_METERS_PER_HOUR,
+        3,
+    ),
+    Medium.ELECTRICITY: (SensorDeviceClass.POWER, UnitOfPower.KILO_WATT, 3),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
-class WaterMeterSensorEntityDescription(SensorEntityDescription):
-    """A statistic of one water meter."""
+class MeterSensorEntityDescription(SensorEntityDescription):
+    """A figure of one meter."""
 
-    value_fn: Callable[[MeterSummary], StateType | datetime]
+    value_fn: Callable[[MeterView], StateType | datetime]
+    #: Whether a meter has the sensor at all (a live value its source reports).
+    exists_fn: Callable[[MeterConfig], bool] = lambda meter: True
 
 
-def _usage(
-    key: str, translation_key: str, value_fn: Callable[[MeterSummary], float | None]
-) -> WaterMeterSensorEntityDescription:
-    """Describe a usage figure in m³."""
-    return WaterMeterSensorEntityDescription(
+type _Build = Callable[
+    [Medium, str, str, Callable[[MeterView], Any]], MeterSensorEntityDescription
+]
+
+
+def _amount(
+    medium: Medium, key: str, translation_key: str, value_fn: Callable[[MeterView], Any]
+) -> MeterSensorEntityDescription:
+    """Describe a usage figure in the medium's unit."""
+    device_class, unit, precision = _AMOUNT[medium]
+    return MeterSensorEntityDescription(
         key=key,
         translation_key=translation_key,
-        device_class=SensorDeviceClass.WATER,
-        native_unit_of_measurement=UnitOfVolume.CUBIC_METERS,
-        suggested_display_precision=3,
+        device_class=device_class,
+        native_unit_of_measurement=unit,
+        suggested_display_precision=precision,
+        value_fn=value_fn,
+    )
+
+
+def _index(
+    medium: Medium, key: str, translation_key: str, value_fn: Callable[[MeterView], Any]
+) -> MeterSensorEntityDescription:
+    """Describe the meter's index: its device's main sensor, for the Energy dashboard."""
+    device_class, unit, precision = _AMOUNT[medium]
+    return MeterSensorEntityDescription(
+        key=key,
+        name=None,
+        device_class=device_class,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=unit,
+        suggested_display_precision=precision,
+        value_fn=value_fn,
+    )
+
+
+def _rate(
+    medium: Medium, key: str, translation_key: str, value_fn: Callable[[MeterView], Any]
+) -> MeterSensorEntityDescription:
+    """Describe the rate worked out from the index: a flow or a power."""
+    device_class, unit, precision = _RATE[medium]
+    return MeterSensorEntityDescription(
+        key=key,
+        translation_key=translation_key,
+        device_class=device_class,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=unit,
+        suggested_display_precision=precision,
         value_fn=value_fn,
     )
 
 
 def _count(
-    key: str, translation_key: str, value_fn: Callable[[MeterSummary], float | None]
-) -> WaterMeterSensorEntityDescription:
+    medium: Medium, key: str, translation_key: str, value_fn: Callable[[MeterView], Any]
+) -> MeterSensorEntityDescription:
     """Describe a reading count (a day's, or a daily average)."""
-    return WaterMeterSensorEntityDescription(
+    return MeterSensorEntityDescription(
         key=key,
         translation_key=translation_key,
         suggested_display_precision=1,
@@ -63,17 +129,96 @@ def _count(
     )
 
 
-def _rate(
-    key: str, translation_key: str, value_fn: Callable[[MeterSummary], float | None]
-) -> WaterMeterSensorEntityDescription:
+def _percent(
+    medium: Medium, key: str, translation_key: str, value_fn: Callable[[MeterView], Any]
+) -> MeterSensorEntityDescription:
     """Describe a read rate in %."""
-    return WaterMeterSensorEntityDescription(
+    return MeterSensorEntityDescription(
         key=key,
         translation_key=translation_key,
         native_unit_of_measurement=PERCENTAGE,
         suggested_display_precision=1,
         value_fn=value_fn,
     )
+
+
+def _timestamp(
+    medium: Medium, key: str, translation_key: str, value_fn: Callable[[MeterView], Any]
+) -> MeterSensorEntityDescription:
+    """Describe a time (epoch seconds in the view)."""
+    return MeterSensorEntityDescription(
+        key=key,
+        translation_key=translation_key,
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda view: None
+        if (value := value_fn(view)) is None
+        else dt_util.utc_from_timestamp(value),
+    )
+
+
+def _status(
+    medium: Medium, key: str, translation_key: str, value_fn: Callable[[MeterView], Any]
+) -> MeterSensorEntityDescription:
+    """Describe the meter's status: normal or one of its medium's problems."""
+    return MeterSensorEntityDescription(
+        key=key,
+        translation_key=translation_key,
+        device_class=SensorDeviceClass.ENUM,
+        options=[Status.NORMAL.value, *(status.value for status in PROBLEMS[medium])],
+        value_fn=value_fn,
+    )
+
+
+#: key, water translation key, electricity translation key, kind, value.
+_STATISTICS: Final[
+    tuple[tuple[str, str, str, _Build, Callable[[MeterView], Any]], ...]
+] = (
+    ("index", "", "", _index, lambda v: v.summary.index),
+    (
+        "last_interval_usage",
+        "water_last_interval_usage",
+        "electricity_last_interval_usage",
+        _amount,
+        lambda v: v.summary.last_interval_usage,
+    ),
+    ("flow_rate", "water_flow_rate", "electricity_power_from_index", _rate,
+     lambda v: v.summary.flow_rate),  # fmt: skip
+    ("usage_today", "water_usage_today", "electricity_usage_today", _amount,
+     lambda v: v.summary.usage_today),  # fmt: skip
+    ("usage_yesterday", "water_usage_yesterday", "electricity_usage_yesterday",
+     _amount, lambda v: v.summary.usage_yesterday),  # fmt: skip
+    ("usage_avg_7d", "water_usage_avg_7d", "electricity_usage_avg_7d", _amount,
+     lambda v: v.summary.usage_avg_7d),  # fmt: skip
+    ("usage_avg_30d", "water_usage_avg_30d", "electricity_usage_avg_30d", _amount,
+     lambda v: v.summary.usage_avg_30d),  # fmt: skip
+    ("readings_today", "water_readings_today", "electricity_readings_today",
+     _count, lambda v: v.summary.readings_today),  # fmt: skip
+    ("readings_yesterday", "water_readings_yesterday",
+     "electricity_readings_yesterday", _count,
+     lambda v: v.summary.readings_yesterday),  # fmt: skip
+    ("readings_avg_7d", "water_readings_avg_7d", "electricity_readings_avg_7d",
+     _count, lambda v: v.summary.readings_avg_7d),  # fmt: skip
+    ("readings_avg_30d", "water_readings_avg_30d", "electricity_readings_avg_30d",
+     _count, lambda v: v.summary.readings_avg_30d),  # fmt: skip
+    ("hourly_rate_yesterday", "water_hourly_rate_yesterday",
+     "electricity_hourly_rate_yesterday", _percent,
+     lambda v: v.summary.hourly_rate_yesterday),  # fmt: skip
+    ("hourly_rate_7d", "water_hourly_rate_7d", "electricity_hourly_rate_7d",
+     _percent, lambda v: v.summary.hourly_rate_7d),  # fmt: skip
+    ("hourly_rate_30d", "water_hourly_rate_30d", "electricity_hourly_rate_30d",
+     _percent, lambda v: v.summary.hourly_rate_30d),  # fmt: skip
+    ("daily_rate_yesterday", "water_daily_rate_yesterday",
+     "electricity_daily_rate_yesterday", _percent,
+     lambda v: v.summary.daily_rate_yesterday),  # fmt: skip
+    ("daily_rate_7d", "water_daily_rate_7d", "electricity_daily_rate_7d",
+     _percent, lambda v: v.summary.daily_rate_7d),  # fmt: skip
+    ("daily_rate_30d", "water_daily_rate_30d", "electricity_daily_rate_30d",
+     _percent, lambda v: v.summary.daily_rate_30d),  # fmt: skip
+    ("last_reading", "water_last_reading", "electricity_last_reading", _timestamp,
+     lambda v: v.summary.last_reading),  # fmt: skip
+    ("status", "water_status", "electricity_status", _status,
+     lambda v: v.summary.status.value),  # fmt: skip
+)
 
 
 def _signal(
@@ -81,9 +226,9 @@ def _signal(
     translation_key: str,
     unit: str,
     value_fn: Callable[[Signal], float | None],
-) -> WaterMeterSensorEntityDescription:
-    """Describe a radio quality figure of the meter's terminal."""
-    return WaterMeterSensorEntityDescription(
+) -> MeterSensorEntityDescription:
+    """Describe a radio quality figure of a water meter's terminal."""
+    return MeterSensorEntityDescription(
         key=key,
         translation_key=translation_key,
         device_class=SensorDeviceClass.SIGNAL_STRENGTH,
@@ -91,228 +236,224 @@ def _signal(
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-        value_fn=lambda s: None if s.signal is None else value_fn(s.signal),
+        value_fn=lambda v: None
+        if v.summary.signal is None
+        else value_fn(v.summary.signal),
     )
 
 
-WATER_METER_SENSORS: tuple[WaterMeterSensorEntityDescription, ...] = (
-    WaterMeterSensorEntityDescription(
-        key="index",
-        name=None,
-        device_class=SensorDeviceClass.WATER,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        native_unit_of_measurement=UnitOfVolume.CUBIC_METERS,
-        suggested_display_precision=3,
-        value_fn=lambda s: s.index,
-    ),
-    _usage(
-        "last_interval_usage",
-        "water_last_interval_usage",
-        lambda s: s.last_interval_usage,
-    ),
-    WaterMeterSensorEntityDescription(
-        key="flow_rate",
-        translation_key="water_flow_rate",
-        device_class=SensorDeviceClass.VOLUME_FLOW_RATE,
+def _live(
+    key: str,
+    device_class: SensorDeviceClass,
+    unit: str,
+    value_fn: Callable[[MeterView], float | None],
+) -> MeterSensorEntityDescription:
+    """Describe a value a bus meter reports with each read (named by its device class)."""
+    return MeterSensorEntityDescription(
+        key=key,
+        device_class=device_class,
+        native_unit_of_measurement=unit,
         state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfVolumeFlowRate.CUBIC_METERS_PER_HOUR,
-        suggested_display_precision=3,
-        value_fn=lambda s: s.flow_rate,
+        value_fn=value_fn,
+        exists_fn=lambda meter: meter.on_bus,
+    )
+
+
+#: What only one medium has.
+_EXTRAS: Final[dict[Medium, tuple[MeterSensorEntityDescription, ...]]] = {
+    Medium.WATER: (
+        _signal("rssi", "water_rssi", SIGNAL_STRENGTH_DECIBELS_MILLIWATT, lambda g: g.rssi),
+        _signal("rsrq", "water_rsrq", SIGNAL_STRENGTH_DECIBELS, lambda g: g.rsrq),
+        _signal("rsrp", "water_rsrp", SIGNAL_STRENGTH_DECIBELS_MILLIWATT, lambda g: g.rsrp),
+        _signal("snr", "water_snr", SIGNAL_STRENGTH_DECIBELS, lambda g: g.snr),
+    ),  # fmt: skip
+    Medium.ELECTRICITY: (
+        _live("power", SensorDeviceClass.POWER, UnitOfPower.KILO_WATT,
+              lambda v: v.live.power),  # fmt: skip
+        _live("voltage", SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT,
+              lambda v: v.live.voltage),  # fmt: skip
+        _live("current", SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE,
+              lambda v: v.live.current),  # fmt: skip
     ),
-    _usage("usage_today", "water_usage_today", lambda s: s.usage_today),
-    _usage("usage_yesterday", "water_usage_yesterday", lambda s: s.usage_yesterday),
-    _usage("usage_avg_7d", "water_usage_avg_7d", lambda s: s.usage_avg_7d),
-    _usage("usage_avg_30d", "water_usage_avg_30d", lambda s: s.usage_avg_30d),
-    _count("readings_today", "water_readings_today", lambda s: s.readings_today),
-    _count(
-        "readings_yesterday", "water_readings_yesterday", lambda s: s.readings_yesterday
+}
+
+#: Credit and how long it lasts, for prepaid meters.
+PREPAID_SENSORS: Final = (
+    MeterSensorEntityDescription(
+        key="balance",
+        translation_key="prepaid_balance",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda v: None if v.prepaid is None else v.prepaid.balance,
     ),
-    _count("readings_avg_7d", "water_readings_avg_7d", lambda s: s.readings_avg_7d),
-    _count("readings_avg_30d", "water_readings_avg_30d", lambda s: s.readings_avg_30d),
-    _rate(
-        "hourly_rate_yesterday",
-        "water_hourly_rate_yesterday",
-        lambda s: s.hourly_rate_yesterday,
+    MeterSensorEntityDescription(
+        key="days_left",
+        translation_key="prepaid_days_left",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.DAYS,
+        suggested_display_precision=1,
+        value_fn=lambda v: None if v.prepaid is None else v.prepaid.days_left,
     ),
-    _rate("hourly_rate_7d", "water_hourly_rate_7d", lambda s: s.hourly_rate_7d),
-    _rate("hourly_rate_30d", "water_hourly_rate_30d", lambda s: s.hourly_rate_30d),
-    _rate(
-        "daily_rate_yesterday",
-        "water_daily_rate_yesterday",
-        lambda s: s.daily_rate_yesterday,
-    ),
-    _rate("daily_rate_7d", "water_daily_rate_7d", lambda s: s.daily_rate_7d),
-    _rate("daily_rate_30d", "water_daily_rate_30d", lambda s: s.daily_rate_30d),
-    WaterMeterSensorEntityDescription(
-        key="last_reading",
-        translation_key="water_last_reading",
-        device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda s: None
-        if s.last_reading is None
-        else dt_util.utc_from_timestamp(s.last_reading),
-    ),
-    WaterMeterSensorEntityDescription(
-        key="status",
-        translation_key="water_status",
-        device_class=SensorDeviceClass.ENUM,
-        options=[status.value for status in Status],
-        value_fn=lambda s: s.status.value,
-    ),
-    _signal("rssi", "water_rssi", SIGNAL_STRENGTH_DECIBELS_MILLIWATT, lambda g: g.rssi),
-    _signal("rsrq", "water_rsrq", SIGNAL_STRENGTH_DECIBELS, lambda g: g.rsrq),
-    _signal("rsrp", "water_rsrp", SIGNAL_STRENGTH_DECIBELS_MILLIWATT, lambda g: g.rsrp),
-    _signal("snr", "water_snr", SIGNAL_STRENGTH_DECIBELS, lambda g: g.snr),
 )
 
 
+def meter_sensors(meter: MeterConfig) -> tuple[MeterSensorEntityDescription, ...]:
+    """Return the sensors of one meter: its medium's statistics, extras and credit."""
+    column = 1 if meter.medium is Medium.WATER else 2
+    statistics = tuple(
+        build(meter.medium, row[0], row[column], row[4])
+        for row in _STATISTICS
+        for build in (row[3],)
+    )
+    prepaid = PREPAID_SENSORS if meter.prepaid else ()
+    return tuple(
+        description
+        for description in (*statistics, *_EXTRAS[meter.medium], *prepaid)
+        if description.exists_fn(meter)
+    )
+
+
 def entities(coordinator: MetersCoordinator) -> list[Entity]:
-    """Return every meter's sensors and the site's."""
+    """Return every meter's sensors and the site's, per medium it has meters of."""
+    media = {meter.medium for meter in coordinator.meters.values()} or {Medium.WATER}
     return [
         *(
-            WaterMeterSensor(coordinator, meter, description)
+            MeterSensor(coordinator, meter, description)
             for meter in coordinator.meters.values()
-            for description in WATER_METER_SENSORS
+            for description in meter_sensors(meter)
         ),
         *(
-            WaterSiteSensor(coordinator, description)
-            for description in WATER_SITE_SENSORS
+            SiteSensor(coordinator, description)
+            for description in SITE_SENSORS
+            if description.medium in media
         ),
     ]
 
 
-class WaterMeterSensor(MeterEntity, SensorEntity):
-    """A statistic of one meter; unknown until the meter has the data for it."""
+class MeterSensor(MeterEntity, SensorEntity):
+    """A figure of one meter; unknown until the meter has the data for it."""
 
-    entity_description: WaterMeterSensorEntityDescription
+    entity_description: MeterSensorEntityDescription
+
+    def __init__(
+        self,
+        coordinator: MetersCoordinator,
+        meter: MeterConfig,
+        description: MeterSensorEntityDescription,
+    ) -> None:
+        """Bind the description; a balance is in the ledger's unit."""
+        super().__init__(coordinator, meter, description)
+        if description.key == "balance" and meter.prepaid is not None:
+            self._attr_native_unit_of_measurement = meter.prepaid.unit
 
     @property
     def native_value(self) -> StateType | datetime:
-        """Return the statistic from the meter's latest summary."""
-        return self.entity_description.value_fn(self.summary)
+        """Return the figure from the meter's latest view."""
+        return self.entity_description.value_fn(self.view)
 
 
 @dataclass(frozen=True, kw_only=True)
-class WaterSiteSensorEntityDescription(SensorEntityDescription):
-    """A figure of the site's 검침집계 for today or yesterday."""
+class SiteSensorEntityDescription(SensorEntityDescription):
+    """A figure of the site's 검침집계 for one medium, today or yesterday."""
 
+    medium: Medium
     value_fn: Callable[[SiteAggregate], float | None]
     yesterday: bool = False
 
 
-def _site_usage(
+def _site(
+    medium: Medium,
     key: str,
     translation_key: str,
     value_fn: Callable[[SiteAggregate], float | None],
-    *,
-    yesterday: bool = False,
-) -> WaterSiteSensorEntityDescription:
-    """Describe a usage figure of the 검침집계 in m³."""
-    return WaterSiteSensorEntityDescription(
-        key=key,
+    kind: str,
+    yesterday: bool,
+) -> SiteSensorEntityDescription:
+    """Describe a figure of the 검침집계: a usage, a count or the mean read rate."""
+    extra: dict[str, Any] = {}
+    if kind == "usage":
+        device_class, unit, precision = _AMOUNT[medium]
+        extra = {
+            "device_class": device_class,
+            "native_unit_of_measurement": unit,
+            "suggested_display_precision": precision,
+        }
+    elif kind == "rate":
+        extra = {
+            "native_unit_of_measurement": PERCENTAGE,
+            "suggested_display_precision": 1,
+        }
+    return SiteSensorEntityDescription(
+        # Water's keys came first and stay as they were.
+        key=key if medium is Medium.WATER else f"{medium}_{key}",
         translation_key=translation_key,
-        device_class=SensorDeviceClass.WATER,
-        native_unit_of_measurement=UnitOfVolume.CUBIC_METERS,
-        suggested_display_precision=3,
+        medium=medium,
         value_fn=value_fn,
         yesterday=yesterday,
+        **extra,
     )
 
 
-def _site_count(
-    key: str,
-    translation_key: str,
-    value_fn: Callable[[SiteAggregate], float | None],
-    *,
-    yesterday: bool = False,
-) -> WaterSiteSensorEntityDescription:
-    """Describe a count of the 검침집계."""
-    return WaterSiteSensorEntityDescription(
-        key=key, translation_key=translation_key, value_fn=value_fn, yesterday=yesterday
-    )
+#: key, water translation key, electricity translation key, value, kind, yesterday.
+_SITE: Final[
+    tuple[
+        tuple[str, str, str, Callable[[SiteAggregate], float | None], str, bool], ...
+    ]
+] = (
+    ("meters", "water_site_meters", "electricity_site_meters",
+     lambda a: a.meters, "count", False),
+    ("total_usage_today", "water_site_total_usage_today",
+     "electricity_site_total_usage_today", lambda a: a.total_usage, "usage", False),
+    ("total_usage_yesterday", "water_site_total_usage_yesterday",
+     "electricity_site_total_usage_yesterday", lambda a: a.total_usage, "usage",
+     True),
+    ("meters_read_today", "water_site_meters_read_today",
+     "electricity_site_meters_read_today", lambda a: a.meters_read, "count", False),
+    ("meters_read_yesterday", "water_site_meters_read_yesterday",
+     "electricity_site_meters_read_yesterday", lambda a: a.meters_read, "count",
+     True),
+    ("readings_today", "water_site_readings_today",
+     "electricity_site_readings_today", lambda a: a.readings, "count", False),
+    ("readings_yesterday", "water_site_readings_yesterday",
+     "electricity_site_readings_yesterday", lambda a: a.readings, "count", True),
+    ("read_rate_today", "water_site_read_rate_today",
+     "electricity_site_read_rate_today", lambda a: a.read_rate, "rate", False),
+    ("read_rate_yesterday", "water_site_read_rate_yesterday",
+     "electricity_site_read_rate_yesterday", lambda a: a.read_rate, "rate", True),
+    ("average_usage_today", "water_site_average_usage_today",
+     "electricity_site_average_usage_today", lambda a: a.average_usage, "usage",
+     False),
+    ("average_usage_yesterday", "water_site_average_usage_yesterday",
+     "electricity_site_average_usage_yesterday", lambda a: a.average_usage,
+     "usage", True),
+    ("max_usage_today", "water_site_max_usage_today",
+     "electricity_site_max_usage_today", lambda a: a.max_usage, "usage", False),
+    ("max_usage_yesterday", "water_site_max_usage_yesterday",
+     "electricity_site_max_usage_yesterday", lambda a: a.max_usage, "usage", True),
+    ("min_usage_today", "water_site_min_usage_today",
+     "electricity_site_min_usage_today", lambda a: a.min_usage, "usage", False),
+    ("min_usage_yesterday", "water_site_min_usage_yesterday",
+     "electricity_site_min_usage_yesterday", lambda a: a.min_usage, "usage", True),
+)  # fmt: skip
+
+SITE_SENSORS: Final = tuple(
+    _site(medium, key, water if medium is Medium.WATER else electricity, value, kind, yesterday)
+    for medium in Medium
+    for key, water, electricity, value, kind, yesterday in _SITE
+)  # fmt: skip
 
 
-def _site_rate(
-    key: str,
-    translation_key: str,
-    *,
-    yesterday: bool = False,
-) -> WaterSiteSensorEntityDescription:
-    """Describe the mean hourly read rate of the 검침집계."""
-    return WaterSiteSensorEntityDescription(
-        key=key,
-        translation_key=translation_key,
-        native_unit_of_measurement=PERCENTAGE,
-        suggested_display_precision=1,
-        value_fn=lambda a: a.read_rate,
-        yesterday=yesterday,
-    )
-
-
-WATER_SITE_SENSORS: tuple[WaterSiteSensorEntityDescription, ...] = (
-    _site_count("meters", "water_site_meters", lambda a: a.meters),
-    _site_usage(
-        "total_usage_today", "water_site_total_usage_today", lambda a: a.total_usage
-    ),
-    _site_usage(
-        "total_usage_yesterday",
-        "water_site_total_usage_yesterday",
-        lambda a: a.total_usage,
-        yesterday=True,
-    ),
-    _site_count(
-        "meters_read_today", "water_site_meters_read_today", lambda a: a.meters_read
-    ),
-    _site_count(
-        "meters_read_yesterday",
-        "water_site_meters_read_yesterday",
-        lambda a: a.meters_read,
-        yesterday=True,
-    ),
-    _site_count("readings_today", "water_site_readings_today", lambda a: a.readings),
-    _site_count(
-        "readings_yesterday",
-        "water_site_readings_yesterday",
-        lambda a: a.readings,
-        yesterday=True,
-    ),
-    _site_rate("read_rate_today", "water_site_read_rate_today"),
-    _site_rate("read_rate_yesterday", "water_site_read_rate_yesterday", yesterday=True),
-    _site_usage(
-        "average_usage_today",
-        "water_site_average_usage_today",
-        lambda a: a.average_usage,
-    ),
-    _site_usage(
-        "average_usage_yesterday",
-        "water_site_average_usage_yesterday",
-        lambda a: a.average_usage,
-        yesterday=True,
-    ),
-    _site_usage("max_usage_today", "water_site_max_usage_today", lambda a: a.max_usage),
-    _site_usage(
-        "max_usage_yesterday",
-        "water_site_max_usage_yesterday",
-        lambda a: a.max_usage,
-        yesterday=True,
-    ),
-    _site_usage("min_usage_today", "water_site_min_usage_today", lambda a: a.min_usage),
-    _site_usage(
-        "min_usage_yesterday",
-        "water_site_min_usage_yesterday",
-        lambda a: a.min_usage,
-        yesterday=True,
-    ),
-)
-
-
-class WaterSiteSensor(SiteEntity, SensorEntity):
+class SiteSensor(SiteEntity, SensorEntity):
     """A figure of the site's 검침집계."""
 
-    entity_description: WaterSiteSensorEntityDescription
+    entity_description: SiteSensorEntityDescription
 
     @property
     def native_value(self) -> float | None:
-        """Return the figure from today's or yesterday's aggregate."""
-        data = self.coordinator.data
-        aggregate = data.yesterday if self.entity_description.yesterday else data.today
-        return self.entity_description.value_fn(aggregate)
+        """Return the figure from today's or yesterday's aggregate of its medium."""
+        today, yesterday = self.coordinator.data.aggregates[
+            self.entity_description.medium
+        ]
+        return self.entity_description.value_fn(
+            yesterday if self.entity_description.yesterday else today
+        )

@@ -22,7 +22,6 @@ from ..job import Job
 from . import binary_sensor, diagnostics, sensor, services
 from .const import CONF_METER_ID, SUBENTRY_METER
 from .coordinator import STORAGE_VERSION, MetersConfigEntry, MetersCoordinator
-from .entity import meter_part
 from .flow import MetersOptionsFlow, MeterSubentryFlow
 
 
@@ -43,8 +42,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: MetersConfigEntry) -> No
         hass,
         entry,
         {
-            device_identifier(entry.entry_id, meter_part(meter_id))
-            for meter_id in coordinator.meters
+            device_identifier(entry.entry_id, meter.part)
+            for meter in coordinator.meters.values()
         },
     )
 
@@ -75,7 +74,8 @@ async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
             unique_id=meter_id,
         )
         hass.config_entries.async_add_subentry(entry, subentry)
-        part = meter_part(meter_id)
+        # Version 1 had water meters only.
+        part = f"water_{meter_id}"
         device = devices.async_get_device(
             identifiers={device_identifier(entry.entry_id, part)}
         )

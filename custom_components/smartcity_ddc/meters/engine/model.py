@@ -1,4 +1,9 @@
-"""Readings, status flags, statuses and rejection reasons of the water-meter engine."""
+"""Readings, status flags, statuses and rejection reasons of the meter engine.
+
+A meter measures one medium: water (index in m³) or electricity (index in
+kWh). Everything that follows an index — history, usage, read rates — is the
+same for both; the status rules and the plausibility bound differ.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +23,22 @@ DEFAULT_Q4: Final = 3.125
 DEFAULT_GAP: Final = 3 * 3600
 #: Leak rule: at least this much flow (m³/h) in each of the last 24 hours.
 DEFAULT_LEAK_THRESHOLD: Final = 0.001
-#: No meter shows an index this large (m³; a meter's register has 8-9 digits).
+#: No meter shows an index this large (m³ or kWh; a meter's register has 8-9 digits).
 MAX_INDEX: Final = 1e9
+#: An electricity meter's default most power (kW): a 100 A three-phase supply.
+DEFAULT_MAX_POWER: Final = 70.0
 #: A meter cannot pass more than this many times its overload flow Q4: a rise
 #: faster than that between two readings is not water but a wrong number.
 PLAUSIBLE_Q4_FACTOR: Final = 4.0
 #: Rounding a meter's index may add this much (m³) to a rise without any flow.
 INDEX_RESOLUTION: Final = 0.001
+
+
+class Medium(StrEnum):
+    """What a meter measures."""
+
+    WATER = "water"
+    ELECTRICITY = "electricity"
 
 
 class Flag(IntFlag):
@@ -36,6 +50,8 @@ class Flag(IntFlag):
     LOW_BATTERY = 2
     #: The meter saw water flowing back; its index may go down.
     BACKFLOW = 4
+    #: An electricity meter's supply relay is open (tripped, or out of credit).
+    RELAY_OPEN = 8
 
 
 #: The flags by the names the action and the storage use.
@@ -43,6 +59,7 @@ FLAG_NAMES: Final[dict[str, Flag]] = {
     "meter_fault": Flag.METER_FAULT,
     "low_battery": Flag.LOW_BATTERY,
     "backflow": Flag.BACKFLOW,
+    "relay_open": Flag.RELAY_OPEN,
 }
 
 
@@ -56,19 +73,42 @@ class Status(StrEnum):
     OVER_Q4 = "over_q4"
     LOW_BATTERY = "low_battery"
     BACKFLOW = "backflow"
+    RELAY_OPEN = "relay_open"
+    LOW_CREDIT = "low_credit"
 
 
 #: When several problems are present the status shows the first of this list:
 #: no data at all hides everything else, a broken meter makes the flow rules
-#: meaningless, then what needs action soonest.
+#: meaningless, then what needs action soonest (a supply already cut first).
 STATUS_PRIORITY: Final = (
     Status.COMMUNICATION_FAULT,
     Status.METER_FAULT,
+    Status.RELAY_OPEN,
     Status.BACKFLOW,
     Status.OVER_Q4,
+    Status.LOW_CREDIT,
     Status.LEAK,
     Status.LOW_BATTERY,
 )
+
+#: The problems each medium's meters can show (and have a problem sensor for).
+PROBLEMS: Final[dict[Medium, tuple[Status, ...]]] = {
+    Medium.WATER: (
+        Status.COMMUNICATION_FAULT,
+        Status.METER_FAULT,
+        Status.LEAK,
+        Status.OVER_Q4,
+        Status.LOW_BATTERY,
+        Status.BACKFLOW,
+        Status.LOW_CREDIT,
+    ),
+    Medium.ELECTRICITY: (
+        Status.COMMUNICATION_FAULT,
+        Status.METER_FAULT,
+        Status.RELAY_OPEN,
+        Status.LOW_CREDIT,
+    ),
+}
 
 
 class RejectReason(StrEnum):
@@ -167,14 +207,14 @@ def parse_number(value: object) -> float:
 
 
 def parse_index(value: object) -> float:
-    """Return a meter index in m³, rejecting non-numbers, negatives and the impossibly large."""
+    """Return a meter index, rejecting non-numbers, negatives and the impossibly large."""
     number = parse_number(value)
     if number < 0:
-        raise ReadingError(RejectReason.NEGATIVE, f"index {number:g} m³ is negative")
+        raise ReadingError(RejectReason.NEGATIVE, f"index {number:g} is negative")
     if number > MAX_INDEX:
         raise ReadingError(
             RejectReason.IMPLAUSIBLE,
-            f"index {number:g} m³ is beyond any meter's {MAX_INDEX:g} m³",
+            f"index {number:g} is beyond any meter's {MAX_INDEX:g}",
         )
     return number
 

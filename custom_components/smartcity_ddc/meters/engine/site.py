@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from .calendar import LocalCalendar
 from .history import HOUR, Change, MeterHistory
-from .model import PLAUSIBLE_Q4_FACTOR, Reading, Rules
+from .model import Medium, Reading, Rules, Status
 from .stats import MeterSpec, MeterSummary, SiteAggregate, aggregate, summarize
 
 STORAGE_FORMAT: Final = 1
@@ -88,9 +88,7 @@ class WaterSite:
         Q4) is refused as implausible.
         """
         meter = self.meters[meter_id]
-        return meter.history.add(
-            reading, now, max_rate=PLAUSIBLE_Q4_FACTOR * meter.spec.q4
-        )
+        return meter.history.add(reading, now, max_rate=meter.spec.max_rate)
 
     def correct(self, meter_id: str, timestamp: int, index: float | None) -> Change:
         """Replace (or with None remove) a meter's reading at a time; KeyError if none."""
@@ -101,15 +99,33 @@ class WaterSite:
         for meter in self.meters.values():
             meter.history.prune(now)
 
-    def summary(self, meter_id: str, now: int) -> MeterSummary:
+    def summary(
+        self,
+        meter_id: str,
+        now: int,
+        extra_problems: frozenset[Status] = frozenset(),
+    ) -> MeterSummary:
         """Return a meter's statistics and status at now."""
         meter = self.meters[meter_id]
-        return summarize(meter.history, meter.spec, self.rules, self.calendar, now)
+        return summarize(
+            meter.history,
+            meter.spec,
+            self.rules,
+            self.calendar,
+            now,
+            extra_problems=extra_problems,
+        )
 
-    def aggregate(self, day: int) -> SiteAggregate:
-        """Return the 검침집계 of a local day (a date ordinal)."""
+    def aggregate(self, day: int, medium: Medium = Medium.WATER) -> SiteAggregate:
+        """Return the 검침집계 of a local day (a date ordinal) over one medium's meters."""
         return aggregate(
-            (meter.history for meter in self.meters.values()), self.calendar, day
+            (
+                meter.history
+                for meter in self.meters.values()
+                if meter.spec.medium is medium
+            ),
+            self.calendar,
+            day,
         )
 
     def today(self, now: int) -> int:

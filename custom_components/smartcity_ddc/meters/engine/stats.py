@@ -46,7 +46,18 @@ from typing import Final
 
 from .calendar import LocalCalendar
 from .history import HOUR, DayStats, MeterHistory
-from .model import DEFAULT_Q3, DEFAULT_Q4, STATUS_PRIORITY, Flag, Rules, Signal, Status
+from .model import (
+    DEFAULT_MAX_POWER,
+    DEFAULT_Q3,
+    DEFAULT_Q4,
+    PLAUSIBLE_Q4_FACTOR,
+    STATUS_PRIORITY,
+    Flag,
+    Medium,
+    Rules,
+    Signal,
+    Status,
+)
 
 #: Index arithmetic leaves binary noise far below a meter's resolution.
 _EPSILON: Final = 1e-9
@@ -55,10 +66,19 @@ _DIGITS: Final = 6
 
 @dataclass(frozen=True, slots=True)
 class MeterSpec:
-    """A meter's rated flow rates (m³/h): permanent Q3 and overload Q4."""
+    """What a meter measures, and its ratings: flows Q3/Q4 (m³/h) or most power (kW)."""
 
     q3: float = DEFAULT_Q3
     q4: float = DEFAULT_Q4
+    medium: Medium = Medium.WATER
+    max_power: float = DEFAULT_MAX_POWER
+
+    @property
+    def max_rate(self) -> float:
+        """Return the fastest an index can rise (per hour) before it is a wrong number."""
+        if self.medium is Medium.ELECTRICITY:
+            return 2 * self.max_power
+        return PLAUSIBLE_Q4_FACTOR * self.q4
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +179,14 @@ def summarize(
     rules: Rules,
     calendar: LocalCalendar,
     now: int,
+    *,
+    extra_problems: frozenset[Status] = frozenset(),
 ) -> MeterSummary:
-    """Compute a meter's statistics and status at `now` (epoch seconds)."""
+    """Compute a meter's statistics and status at `now` (epoch seconds).
+
+    `extra_problems` are what the meter's owner knows beyond its readings
+    (low prepaid credit).
+    """
     today = calendar.day_of(now)
     first_day = history.first_day()
     newest = history.newest
@@ -182,7 +208,7 @@ def summarize(
     stats_today = history.day(today)
     stats_yesterday = history.day(today - 1)
 
-    problems: set[Status] = set()
+    problems: set[Status] = set(extra_problems)
     last_seen = newest.timestamp if newest is not None else history.added
     if now - last_seen > rules.gap:
         problems.add(Status.COMMUNICATION_FAULT)
@@ -191,14 +217,17 @@ def summarize(
         problems.add(Status.METER_FAULT)
     if flags & Flag.LOW_BATTERY:
         problems.add(Status.LOW_BATTERY)
-    if flags & Flag.BACKFLOW or (
-        interval_usage is not None and interval_usage < -_EPSILON
-    ):
-        problems.add(Status.BACKFLOW)
-    if flow is not None and flow > spec.q4 + _EPSILON:
-        problems.add(Status.OVER_Q4)
-    if leak_suspected(history, rules.leak_threshold):
-        problems.add(Status.LEAK)
+    if flags & Flag.RELAY_OPEN:
+        problems.add(Status.RELAY_OPEN)
+    if spec.medium is Medium.WATER:
+        if flags & Flag.BACKFLOW or (
+            interval_usage is not None and interval_usage < -_EPSILON
+        ):
+            problems.add(Status.BACKFLOW)
+        if flow is not None and flow > spec.q4 + _EPSILON:
+            problems.add(Status.OVER_Q4)
+        if leak_suspected(history, rules.leak_threshold):
+            problems.add(Status.LEAK)
     status = next(
         (status for status in STATUS_PRIORITY if status in problems), Status.NORMAL
     )
