@@ -361,13 +361,17 @@ async def test_connection_dropped_mid_poll_without_retries_fails_then_recovers(
 async def test_timeout_resets_the_line_so_a_late_answer_is_never_taken_for_the_next(
     make_line: Callable[..., ModbusLine], simulator: SimulatorServer, ddc: ShelterDdc
 ) -> None:
-    client = DdcClient(make_line(timeout=0.2, retries=0), 1, standard_profile())
+    clock = ManualClock()
+    client = DdcClient(
+        make_line(timeout=0.2, retries=0, clock=clock), 1, standard_profile()
+    )
     await client.poll()
     simulator.delay = 0.3
     with pytest.raises(LineTimeoutError):
         await client.poll()
     assert client.line.stats.timeouts == 1
     simulator.delay = 0.0
+    clock.now += 1  # the slave is tried again after its back-off
     ddc.set("input", 137, 800)
     # Had the late answer of the timed-out request been kept, the values would be shifted.
     snapshot = await client.poll()
