@@ -463,6 +463,12 @@ class ModbusLine:
         for health in self._slaves.values():
             health.backoff = min(health.backoff, self._backoff_max)
 
+    def retry_now(self) -> None:
+        """Let the next request try the connection and every silent slave at once (a user asked)."""
+        self._retry_at = 0.0
+        for health in self._slaves.values():
+            health.retry_at = 0.0
+
     # --- who speaks next -------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -669,10 +675,9 @@ class ModbusLine:
         error: LineError = LineConnectionError(
             f"{self.config.describe()}: no attempt made"
         )
-        for attempt in range(1 if probing else self.retries + 1):
+        for _attempt in range(1 if probing else self.retries + 1):
             client = await self._connect()
             self.stats.requests += 1
-            short = probing or attempt > 0
             if probing:
                 self.stats.probes += 1
             started = _time.perf_counter()
@@ -680,7 +685,7 @@ class ModbusLine:
                 # pymodbus times the answer out itself; this bounds a probe
                 # to the short timeout and anything that would hang past it.
                 async with asyncio.timeout(
-                    self.probe_timeout if short else self.config.timeout + 1
+                    self.probe_timeout if probing else self.config.timeout + 1
                 ):
                     response = await self._unless_lost(call(client, slave))
             except (TimeoutError, ModbusIOException) as err:
@@ -689,7 +694,7 @@ class ModbusLine:
                     f"no answer from slave {slave} on {self.config.describe()}"
                 )
                 self.stats.last_error = f"timeout: {err}" if str(err) else "timeout"
-                if not short:
+                if not probing:
                     # A slave that answered until now may only be slow: its
                     # late answer must never be taken for the next request's.
                     self._drop()

@@ -216,7 +216,7 @@ class DdcClient:
             except LineError:
                 self.stats.failed_polls += 1
                 # Whatever changed during the outage is re-read in full.
-                self._reread_all()
+                self.reread_all()
                 raise
             for ref in needed:
                 if ref in fresh:
@@ -239,7 +239,7 @@ class DdcClient:
             self._snapshot = self._decode()
             return self._snapshot
 
-    def _reread_all(self) -> None:
+    def reread_all(self) -> None:
         """Read every value on the next poll (after an outage, after any write)."""
         self._due = dict.fromkeys(self._due, -math.inf)
 
@@ -345,7 +345,7 @@ class DdcClient:
             raise DdcNotWritableError(f"{point.name} has no write register")
         words = encode(point, value)
         self.stats.requests += 1
-        self._reread_all()
+        self.reread_all()
         await self.line.write(self.slave, point.write, words)
         if point.read is None:
             return value
@@ -502,7 +502,7 @@ class DdcClient:
             encode(hour, value.hour),
             encode(minute, value.minute),
         )
-        self._reread_all()
+        self.reread_all()
         self.stats.requests += 2
         await self.line.write(self.slave, hour.read, hour_words)
         words: list[int] | None = None
