@@ -395,6 +395,7 @@ PROBE_ROUND_TRIPS: Final = 3.0
 #: How fast the measured/modelled correction forgets (per successful transaction).
 _CORRECTION_MEMORY: Final = 0.98
 
+
 class ModbusLine:
     """One physical line shared by every device on it: one connection, one speaker at a time.
 
