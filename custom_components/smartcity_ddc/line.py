@@ -676,7 +676,7 @@ class ModbusLine:
         error: LineError = LineConnectionError(
             f"{self.config.describe()}: no attempt made"
         )
-        for _attempt in range(1 if probing else self.retries + 1):
+        for attempt in range(1 if probing else self.retries + 1):
             client = await self._connect()
             self.stats.requests += 1
             if probing:
@@ -685,8 +685,12 @@ class ModbusLine:
             try:
                 # pymodbus times the answer out itself; this bounds a probe
                 # to the short timeout and anything that would hang past it.
+                # A retry, too, waits only as long as a probe: the first
+                # silence already cost a full timeout.
                 async with asyncio.timeout(
-                    self.probe_timeout if probing else self.config.timeout + 1
+                    self.probe_timeout
+                    if probing or attempt
+                    else self.config.timeout + 1
                 ):
                     response = await self._unless_lost(call(client, slave))
             except (TimeoutError, ModbusIOException) as err:
