@@ -437,6 +437,9 @@ class ModbusLine:
         self._backoff = 0.0
         self._retry_at = 0.0
         self._slaves: dict[int, SlaveHealth] = {}
+        #: Slaves whose probe went unanswered on this connection, and until
+        #: when (real time) their late answer could still arrive.
+        self._late: dict[int, float] = {}
         self._round_trips: deque[float] = deque(maxlen=32)
         self._measured = self._modelled = 0.0
         self._demand: dict[object, tuple[float, float]] = {}
@@ -637,6 +640,7 @@ class ModbusLine:
 
     def _drop(self) -> None:
         """Close the connection, discarding anything still in flight."""
+        self._late.clear()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -676,6 +680,9 @@ class ModbusLine:
         error: LineError = LineConnectionError(
             f"{self.config.describe()}: no attempt made"
         )
+        if self._late.pop(slave, 0.0) > _time.perf_counter():
+            # Its last probe's answer may still come: ask on a fresh connection.
+            self._drop()
         for attempt in range(1 if probing else self.retries + 1):
             client = await self._connect()
             self.stats.requests += 1
@@ -699,7 +706,11 @@ class ModbusLine:
                     f"no answer from slave {slave} on {self.config.describe()}"
                 )
                 self.stats.last_error = f"timeout: {err}" if str(err) else "timeout"
-                if not probing:
+                if probing:
+                    # Other slaves' answers carry their own ids; this one is
+                    # asked again on a fresh connection if that comes soon.
+                    self._late[slave] = _time.perf_counter() + self.config.timeout
+                else:
                     # A slave that answered until now may only be slow: its
                     # late answer must never be taken for the next request's.
                     self._drop()

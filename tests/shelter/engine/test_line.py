@@ -78,7 +78,9 @@ async def test_dead_slaves_cost_a_healthy_ddc_at_most_one_short_timeout_each_per
     await healthy.poll()
     durations, connects = [], []
     for _round in range(4):
-        # Every DDC's poll falls due at once, the dead ones' first.
+        # Every DDC's poll falls due at once, the dead ones' first; real time
+        # passes too (a late answer is awaited no longer than the timeout).
+        await asyncio.sleep(TIMEOUT)
         clock.now += INTERVAL
         *_, took = await asyncio.gather(*(_timed(c) for c in dead), _timed(healthy))
         durations.append(took)
