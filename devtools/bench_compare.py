@@ -56,7 +56,7 @@ from custom_components.smartcity_ddc.const import (
     ENTRY_VERSION,
     EntryKind,
 )
-from custom_components.smartcity_ddc.line import ReadRequest, RegisterKind
+from custom_components.smartcity_ddc.line import RegisterKind
 from custom_components.smartcity_ddc.shelter.const import CONF_POWER_RULE, PowerRule
 from custom_components.smartcity_ddc.shelter.engine.client import DdcClient
 from custom_components.smartcity_ddc.shelter.engine.planner import WireModel
@@ -236,6 +236,7 @@ class BenchRun:
                     switch=f"{first}_d041_u001_power",
                     climate=f"{first}_d021_u001_climate",
                     fan=f"{first}_d022_u001_fan",
+                    time=f"{first}_d041_u002_window1_start",
                 ),
             }
         else:
@@ -390,8 +391,24 @@ class BenchRun:
             await server.stop()
 
 
-def _targets(*, switch: str, climate: str, fan: str) -> list[dict[str, Any]]:
-    """Return the commands timed per platform: each alternates between two states."""
+def _targets(
+    *, switch: str, climate: str, fan: str, time: str | None = None
+) -> list[dict[str, Any]]:
+    """Return the commands timed per platform: each alternates between two states.
+
+    The built-in has no time platform: only this integration's window edge is timed.
+    """
+    windows = [
+        {
+            "name": "time",
+            "domain": "time",
+            "unique_id": time,
+            "calls": [
+                {"service": "set_value", "data": {"time": at}, "expect": {"state": at}}
+                for at in ("07:30:00", "08:15:00")
+            ],
+        }
+    ]
     return [
         {
             "name": "switch",
@@ -424,60 +441,79 @@ def _targets(*, switch: str, climate: str, fan: str) -> list[dict[str, Any]]:
                 {"service": "turn_off", "data": {}, "expect": {"state": "off"}},
             ],
         },
+        *(windows if time is not None else []),
     ]
 
 
-def _write_time(wire: WireModel) -> float:
-    """Return the line time of a single coil or register write (FC5/FC6: 8-byte frames)."""
-    return (8 + 8 + 7) * wire.char_time + wire.turnaround
+#: One Modbus transaction of a command: a single write, a one-register read,
+#: or an FC23 that writes one register and reads `count` back.
+type Step = tuple[str, RegisterKind, int]
+WRITE: Final = "write"
+READ: Final = "read"
+READ_WRITE: Final = "read_write"
 
 
-def _read(kind: RegisterKind, address: int) -> ReadRequest:
-    """Return a one-register read."""
-    return ReadRequest(kind, address, 1)
+def _step_time(step: Step, wire: WireModel) -> float:
+    """Return the line time of one command transaction."""
+    what, kind, count = step
+    if what == WRITE:
+        return wire.write_time(kind)
+    if what == READ_WRITE:
+        return wire.read_write_time(1, count)
+    return wire.request_time(kind, count)
 
 
 #: The Modbus transactions from an action call to the confirmed state, per
-#: platform: ours from the library's code paths (tests/integration pins the
-#: switch's three), the built-in's from Home Assistant 2025.4's modbus code.
-COMMANDS: Final[dict[str, dict[str, tuple[str, list[ReadRequest | None]]]]] = {
+#: platform: ours from the library's code paths (tests/shelter/engine/
+#: test_commands.py pins them against the simulator), the built-in's from
+#: Home Assistant 2025.4's modbus code.
+COMMANDS: Final[dict[str, dict[str, tuple[str, list[Step]]]]] = {
     "switch": {
         "ours": (
-            "mode check, coil write, status read-back",
-            [
-                _read(RegisterKind.HOLDING, 356),
-                None,
-                _read(RegisterKind.INPUT, 825),
-            ],
+            "coil write, status read-back (mode from the latest poll)",
+            [(WRITE, RegisterKind.COIL, 1), (READ, RegisterKind.INPUT, 1)],
         ),
         "builtin": (
             "coil write, verify read",
-            [None, _read(RegisterKind.INPUT, 825)],
+            [(WRITE, RegisterKind.COIL, 1), (READ, RegisterKind.INPUT, 1)],
         ),
     },
     "climate": {
         "ours": (
             "target write, read-back",
-            [None, _read(RegisterKind.HOLDING, 125)],
+            [(WRITE, RegisterKind.HOLDING, 1), (READ, RegisterKind.HOLDING, 1)],
         ),
         "builtin": (
             "target write, then the climate's whole update (5 reads)",
             [
-                None,
-                _read(RegisterKind.HOLDING, 125),
-                _read(RegisterKind.INPUT, 120),
-                _read(RegisterKind.HOLDING, 122),
-                _read(RegisterKind.HOLDING, 123),
-                _read(RegisterKind.COIL, 368),
+                (WRITE, RegisterKind.HOLDING, 1),
+                (READ, RegisterKind.HOLDING, 1),
+                (READ, RegisterKind.INPUT, 1),
+                (READ, RegisterKind.HOLDING, 1),
+                (READ, RegisterKind.HOLDING, 1),
+                (READ, RegisterKind.COIL, 1),
             ],
         ),
     },
     "fan": {
         "ours": (
-            "mode check, coil write, coil read-back",
-            [_read(RegisterKind.HOLDING, 353), None, _read(RegisterKind.COIL, 370)],
+            "coil write, coil read-back (mode from the latest poll)",
+            [(WRITE, RegisterKind.COIL, 1), (READ, RegisterKind.COIL, 1)],
         ),
-        "builtin": ("coil write, verify read", [None, _read(RegisterKind.COIL, 370)]),
+        "builtin": (
+            "coil write, verify read",
+            [(WRITE, RegisterKind.COIL, 1), (READ, RegisterKind.COIL, 1)],
+        ),
+    },
+    "time": {
+        "ours": (
+            "hour write, FC23 (minute write and both read back); 3 without FC23",
+            [(WRITE, RegisterKind.HOLDING, 1), (READ_WRITE, RegisterKind.HOLDING, 17)],
+        ),
+        "builtin": (
+            "no time entity: two modbus.write_register actions, nothing read back",
+            [(WRITE, RegisterKind.HOLDING, 1), (WRITE, RegisterKind.HOLDING, 1)],
+        ),
     },
 }
 
@@ -506,18 +542,23 @@ def static_figures() -> dict[str, Any]:
         figures[f"minimum_{what}_wire_ms"] = (
             WIRE.minimum_time(client.registers(full=what == "full")) * 1000
         )
-        for who in ("ours", "builtin"):
-            figures[f"{who}_ddcs_per_line"] = int(
-                SCAN_INTERVAL * 1000 // figures[f"{who}_live_wire_ms"]
-            )
+    figures["ours_live_over_minimum"] = (
+        figures["ours_live_wire_ms"] / figures["minimum_live_wire_ms"]
+    )
+    # Wire time per 10-s round with the slower reads averaged in.
+    figures["ours_round_wire_ms"] = client.wire_per_round(SCAN_INTERVAL) * 1000
+    figures["builtin_round_wire_ms"] = figures["builtin_live_wire_ms"] + (
+        figures["builtin_full_wire_ms"] - figures["builtin_live_wire_ms"]
+    ) * (SCAN_INTERVAL / SLOW_INTERVAL)
+    for who in ("ours", "builtin"):
+        figures[f"{who}_ddcs_per_line"] = int(
+            SCAN_INTERVAL * 1000 // figures[f"{who}_round_wire_ms"]
+        )
     for name, sides in COMMANDS.items():
-        for who, (_steps, requests) in sides.items():
-            figures[f"{who}_{name}_transactions"] = len(requests)
+        for who, (_steps, steps) in sides.items():
+            figures[f"{who}_{name}_transactions"] = len(steps)
             figures[f"{who}_{name}_wire_ms"] = 1000 * sum(
-                _write_time(WIRE)
-                if request is None
-                else WIRE.request_time(request.kind, request.count)
-                for request in requests
+                _step_time(step, WIRE) for step in steps
             )
     return figures
 
@@ -595,7 +636,15 @@ def print_static(figures: dict[str, Any]) -> None:
             f" {figures[f'builtin_{key}_wire_ms']:>9.0f} {figures[f'minimum_{key}_wire_ms']:>9.0f}"
         )
     print(
-        f"  {'DDCs one line can poll every ' + str(SCAN_INTERVAL) + ' s':52}"
+        f"  {'live poll: wire time / physical minimum':52}"
+        f" {figures['ours_live_over_minimum']:>9.2f} {'-':>9}"
+    )
+    print(
+        f"  {'wire time per ' + str(SCAN_INTERVAL) + '-s round, slower reads averaged [ms]':52}"
+        f" {figures['ours_round_wire_ms']:>9.0f} {figures['builtin_round_wire_ms']:>9.0f}"
+    )
+    print(
+        f"  {'shelters one line can poll every ' + str(SCAN_INTERVAL) + ' s':52}"
         f" {figures['ours_ddcs_per_line']:>9} {figures['builtin_ddcs_per_line']:>9}"
     )
     for name, sides in COMMANDS.items():

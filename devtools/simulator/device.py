@@ -200,6 +200,9 @@ class ModbusDevice:
             "input": [0] * MEMORY_SIZE,
         }
         self.faults = DeviceFaults()
+        #: Whether it does FC23 (read/write multiple registers); without, it
+        #: answers "illegal function" as many field devices do.
+        self.read_write_supported = True
 
     def _table(self, kind: Kind) -> bytearray | list[int]:
         """Return the memory table of a kind."""

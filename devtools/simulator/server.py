@@ -15,6 +15,9 @@ Requests on one connection are served in order; partial frames wait for the
 rest, several frames in one segment are all served. Slave id 0 is broadcast:
 writes go to every device, nothing is answered.
 
+Functions 1-6, 15, 16 and 23 (read/write multiple registers, unless a
+device's ``read_write_supported`` is off: then "illegal function").
+
 Line faults: ``delay``, ``drop_connections()``, ``drop_on_request(n)`` (once),
 ``drop_every`` (every connection at its n-th request),
 ``refuse_connections()`` / ``restart()``; ``clear_faults()`` resets them and
@@ -54,6 +57,9 @@ _FUNCTIONS: Final[dict[int, tuple[Kind, int]]] = {
     15: ("coil", 1968),
     16: ("holding", 123),
 }
+#: Read/write multiple registers: write first, then read, in one transaction.
+READ_WRITE_REGISTERS: Final = 23
+_READ_WRITE_LIMITS: Final = (125, 121)  # registers read, registers written
 _RTU_MAX_FRAME: Final = 256
 
 
@@ -153,6 +159,10 @@ def _rtu_size(buffer: bytearray, start: int = 0) -> int | None:
         if available < 7:
             return None
         size = 9 + buffer[start + 6]
+    elif function == READ_WRITE_REGISTERS:
+        if available < 11:
+            return None
+        size = 13 + buffer[start + 10]
     else:
         # An unknown function has no known length: the frame ends where the
         # CRC matches, as a gateway would cut it at the silence after it.
@@ -166,7 +176,7 @@ def _rtu_size(buffer: bytearray, start: int = 0) -> int | None:
 def _next_good_frame(buffer: bytearray) -> int | None:
     """Return where the next complete, good frame of a known function starts after byte 0."""
     for start in range(1, len(buffer) - 1):
-        if buffer[start + 1] in _FUNCTIONS:
+        if buffer[start + 1] in _FUNCTIONS or buffer[start + 1] == READ_WRITE_REGISTERS:
             size = _rtu_size(buffer, start)
             if size is not None and _crc_ok(buffer, start, size):
                 return start
@@ -230,6 +240,27 @@ def parse_request(pdu: bytes) -> Request:
     if address + count > MEMORY_SIZE:
         raise ModbusError(ILLEGAL_DATA_ADDRESS)
     return Request(function, kind, address, count, values)
+
+
+def parse_read_write(pdu: bytes) -> tuple[Request, int, list[int]]:
+    """Decode an FC23 request PDU into its read, its write address and values."""
+    if len(pdu) < 10:
+        raise ModbusError(ILLEGAL_DATA_VALUE)
+    read_address, read_count, write_address, write_count, size = struct.unpack_from(
+        ">HHHHB", pdu, 1
+    )
+    if (
+        not 1 <= read_count <= _READ_WRITE_LIMITS[0]
+        or not 1 <= write_count <= _READ_WRITE_LIMITS[1]
+        or size != 2 * write_count
+        or len(pdu) != 10 + size
+    ):
+        raise ModbusError(ILLEGAL_DATA_VALUE)
+    if max(read_address + read_count, write_address + write_count) > MEMORY_SIZE:
+        raise ModbusError(ILLEGAL_DATA_ADDRESS)
+    values = list(struct.unpack_from(f">{write_count}H", pdu, 10))
+    read = Request(READ_WRITE_REGISTERS, "holding", read_address, read_count, None)
+    return read, write_address, values
 
 
 def _pack_bits(values: list[int]) -> bytes:
@@ -527,6 +558,8 @@ class SimulatorServer:
             )
         if device.faults.silent:
             return None
+        if function == READ_WRITE_REGISTERS and device.read_write_supported:
+            return self._read_write(device, frame.pdu)
         try:
             request = parse_request(frame.pdu)
             if request.values is None:
@@ -538,6 +571,16 @@ class SimulatorServer:
         if function in (5, 6):
             return frame.pdu
         return struct.pack(">BHH", function, request.address, request.count)
+
+    def _read_write(self, device: ModbusDevice, pdu: bytes) -> bytes:
+        """Serve FC23: write holding registers, then read holding registers."""
+        try:
+            read, write_address, values = parse_read_write(pdu)
+            device.write("holding", write_address, values)
+            self.stats.registers_written += len(values)
+            return self._read(device, read)
+        except ModbusError as err:
+            return bytes((READ_WRITE_REGISTERS | 0x80, err.code))
 
     def _read(self, device: ModbusDevice, request: Request) -> bytes:
         """Serve a read request."""

@@ -14,14 +14,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_static_figures_compare_the_same_profile() -> None:
     figures = static_figures()
-    assert figures["ours_live_requests"] == 5
+    assert figures["ours_live_requests"] == 3
     assert figures["builtin_live_requests"] == 32
     assert (
         figures["minimum_full_wire_ms"]
         <= figures["ours_full_wire_ms"]
         < figures["builtin_full_wire_ms"]
     )
-    assert figures["ours_switch_transactions"] == 3
+    assert figures["ours_live_over_minimum"] <= 1.1
+    assert figures["ours_ddcs_per_line"] >= 30
+    for platform in ("switch", "climate", "fan", "time"):
+        assert figures[f"ours_{platform}_transactions"] == 2
+        assert (
+            figures[f"ours_{platform}_transactions"]
+            <= figures[f"builtin_{platform}_transactions"]
+        )
 
 
 def test_benchmark_produces_figures_for_both_integrations(tmp_path: Path) -> None:
@@ -59,7 +66,10 @@ def test_benchmark_produces_figures_for_both_integrations(tmp_path: Path) -> Non
         assert result["error"] is None
         assert result["traffic"]["requests_per_min"] > 0
         assert result["probe"]["steady"]["cpu_s_per_min"] > 0
-        for platform in ("switch", "climate", "fan"):
+        platforms = ["switch", "climate", "fan"]
+        if result["kind"] == "ours":
+            platforms.append("time")
+        for platform in platforms:
             assert result["probe"]["commands"][platform]["count"] == 2
 
 

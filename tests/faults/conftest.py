@@ -41,6 +41,8 @@ TIMEOUT = 0.5
 
 _CASE_PREFIX = "tests/faults/test_campaign.py::test_fault_case["
 _outcomes: dict[str, bool] = {}
+#: Figures a case measured, printed with the campaign's summary.
+FIGURES: dict[str, str] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -55,7 +57,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the campaign's count of cases run and passed."""
+    """Print the campaign's count of cases run and passed, and what cases measured."""
+    for figure in FIGURES.values():
+        terminalreporter.write_line(f"fault campaign: {figure}")
     if not _outcomes:
         return
     passed = sum(_outcomes.values())

@@ -37,6 +37,9 @@ DOOR = "switch.automatic_door_1"
 COOLER = "climate.cooler_heater"
 VENTILATOR = "fan.heat_recovery_ventilator"
 COMMANDED = "switch.heated_bench_2"  # DO6, manual and off at the start
+#: Modes, set-points and windows are read every 5 minutes (and after any
+#: write), not every poll: while a fault lasts they may lag by design.
+SLOW = frozenset({BENCH_MODE, BENCH_WINDOW, f"{COOLER}.temperature"})
 
 type Fault = Callable[[SimulatorServer, ShelterDdc], Awaitable[None] | None]
 
@@ -274,8 +277,7 @@ async def test_fault_case(
         for key, value in now.items():
             if key in affected:
                 assert value == STATE_UNAVAILABLE, key
-            elif key != BENCH_WINDOW:
-                # Schedule windows are re-read every 5 minutes, by design.
+            elif key not in SLOW:
                 assert value == current[key], key
         if case.outage:
             assert all(
@@ -290,6 +292,13 @@ async def test_fault_case(
     # The fault clears: one poll later everything is current again.
     caplog.clear()
     await _clear(simulator, ddc)
+    await campaign.poll()
+    now, current = shown(campaign), truth(ddc)
+    assert {k: v for k, v in now.items() if k not in SLOW} == {
+        k: v for k, v in current.items() if k not in SLOW
+    }
+    # The 5-minute cycle comes: the slow values are current too.
+    coordinator.client.reread_all()
     await campaign.poll()
     assert shown(campaign) == truth(ddc)
     assert campaign.loaded()

@@ -111,6 +111,8 @@ async def test_no_events_when_nothing_follows_a_schedule(
 ) -> None:
     for port in (1, 2):
         ddc.set_port(port, auto=False)
+    # Modes are read on the slow cycle; this test wants them now.
+    setup_platforms.runtime_data.client.reread_all()
     await setup_platforms.runtime_data.async_refresh()
     assert hass.states.get(CALENDAR).state == STATE_OFF
     day = datetime(2026, 1, 5, tzinfo=SEOUL)

@@ -112,6 +112,8 @@ async def test_bad_registers_show_unknown_not_wrong_numbers(
 ) -> None:
     ddc.faults.garbage[("input", 120)] = 0x8000
     ddc.faults.garbage[("input", 116)] = 9
+    # The room temperature and the mode are not read every poll; this test wants them now.
+    setup_platforms.runtime_data.client.reread_all()
     await setup_platforms.runtime_data.async_refresh()
     state = hass.states.get(CLIMATE)
     assert state.state == HVACMode.OFF  # power is still known: off

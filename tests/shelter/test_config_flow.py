@@ -450,7 +450,7 @@ async def test_options_profile_override_with_line_level_errors(
     )
     assert result["errors"] == {CONF_PROFILE: "shelter_invalid_profile"}
     assert (
-        "line 45: units[2].type: unknown unit type 'freezer'"
+        "line 51: units[2].type: unknown unit type 'freezer'"
         in result["description_placeholders"]["issues"]
     )
     # Correct the cooler's shared registers: give it addresses of its own.

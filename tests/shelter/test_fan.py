@@ -72,9 +72,12 @@ async def test_stopped_speed_is_zero_percent(
     hass: HomeAssistant, manual_ventilator: ShelterDdc, setup_platforms: MockConfigEntry
 ) -> None:
     manual_ventilator.set("input", 107, 0)
+    # The speed is read on the slow cycle; this test wants it now.
+    setup_platforms.runtime_data.client.reread_all()
     await setup_platforms.runtime_data.async_refresh()
     assert hass.states.get(FAN).attributes["percentage"] == 0
     manual_ventilator.faults.garbage[("input", 107)] = 8
+    setup_platforms.runtime_data.client.reread_all()
     await setup_platforms.runtime_data.async_refresh()
     assert hass.states.get(FAN).attributes["percentage"] is None
 

@@ -208,7 +208,7 @@ async def test_outage_makes_everything_unavailable_logs_once_and_recovers(
     assert issue is not None
     assert issue.translation_key == "shelter_unreachable"
     await simulator.clear_faults()
-    coordinator.client.line._retry_at = 0
+    coordinator.client.line.retry_now()
     await coordinator.async_refresh()
     assert hass.states.get(SWITCH).state == STATE_OFF
     assert (
@@ -245,7 +245,7 @@ async def test_slow_ddc_times_out_and_recovers_without_reload(
     assert not coordinator.last_update_success
     assert hass.states.get(SWITCH).state == STATE_UNAVAILABLE
     simulator.delay = 0.0
-    coordinator.client.line._retry_at = 0
+    coordinator.client.line.retry_now()
     await coordinator.async_refresh()
     assert coordinator.last_update_success
     assert hass.states.get(SWITCH).state == STATE_OFF

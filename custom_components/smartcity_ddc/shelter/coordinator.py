@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, time, timedelta
 import functools
 import json
-from typing import Any
+import re
+from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_SCAN_INTERVAL
@@ -41,6 +42,11 @@ from .engine.profile import (
 )
 from .engine.state import Snapshot
 from .errors import ERROR_KEYS, SHELTER_ERRORS
+
+#: A line whose DDCs need more of its time than this is reported, and the
+#: report goes away below the second figure (so it does not flicker).
+OVERLOADED_ABOVE: Final = 1.0
+OVERLOAD_CLEARED_BELOW: Final = 0.9
 
 type ShelterConfigEntry = ConfigEntry[ShelterCoordinator]
 
@@ -109,6 +115,45 @@ class ShelterCoordinator(DataUpdateCoordinator[Snapshot]):
         #: Units whose entities must write their state even if unchanged.
         self.republish: set[str] = set()
         self._value_problems: dict[str, str] = {}
+        if self.update_interval is not None:
+            interval = self.update_interval.total_seconds()
+            client.line.declare(self, client.wire_per_round(interval), interval)
+
+    @property
+    def line_issue_id(self) -> str:
+        """Return the repair issue id of this DDC's line (one per line, whoever raises it)."""
+        return "shelter_line_overloaded_" + re.sub(
+            r"[^a-z0-9]+", "_", str(self.client.line.config.key[1]).lower()
+        )
+
+    def _check_line_budget(self) -> None:
+        """Raise a repair issue while the DDCs on this line need more time than it has."""
+        line = self.client.line
+        if line.load > OVERLOADED_ABOVE and self.update_interval is not None:
+            interval = self.update_interval.total_seconds()
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self.line_issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="shelter_line_overloaded",
+                translation_placeholders={
+                    "line": line.config.describe(),
+                    "load": f"{line.load * 100:.0f}",
+                    "ddcs": str(line.users),
+                    "round": f"{line.round_seconds(interval):.1f}",
+                    "interval": f"{interval:g}",
+                },
+            )
+        elif line.load < OVERLOAD_CLEARED_BELOW:
+            ir.async_delete_issue(self.hass, DOMAIN, self.line_issue_id)
+
+    async def async_request_refresh(self) -> None:
+        """Read every value now, trying the line at once (a user asked for it)."""
+        self.client.line.retry_now()
+        self.client.reread_all()
+        await super().async_request_refresh()
 
     @property
     def profile(self) -> Profile:
@@ -133,6 +178,7 @@ class ShelterCoordinator(DataUpdateCoordinator[Snapshot]):
             try:
                 snapshot = await self.client.poll()
             except SHELTER_ERRORS as err:
+                self._check_line_budget()
                 self._note_outage()
                 raise UpdateFailed(
                     translation_domain=DOMAIN,
@@ -142,6 +188,7 @@ class ShelterCoordinator(DataUpdateCoordinator[Snapshot]):
         if self.unreachable_since is not None:
             self.unreachable_since = None
             ir.async_delete_issue(self.hass, DOMAIN, self._repair_id)
+        self._check_line_budget()
         self._report_values(snapshot)
         return snapshot
 
@@ -187,7 +234,11 @@ class ShelterCoordinator(DataUpdateCoordinator[Snapshot]):
         """Stop polling, let commands in flight end, then give the line back to the pool."""
         await super().async_shutdown()
         await self.work.close()
-        await line_pool(self.hass).release(self.client.line)
+        line = self.client.line
+        line.withdraw(self)
+        await line_pool(self.hass).release(line)
+        if line.retired:
+            ir.async_delete_issue(self.hass, DOMAIN, self.line_issue_id)
 
     async def _command[T](self, uid: str, command: Callable[[], Awaitable[T]]) -> T:
         """Run a command, translate its errors, then publish the confirmed state."""

@@ -1,4 +1,4 @@
-"""Sensors of a shelter: the air-quality sensor's measurements."""
+"""Sensors of a shelter: the air-quality sensor's measurements, and the load of the DDC's line."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, UnitOfTemperature
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTemperature
 from homeassistant.helpers.entity import Entity
 
 from ..compat import MICROGRAMS_PER_CUBIC_METER, PARTS_PER_BILLION, PARTS_PER_MILLION
+from ..entity import SmartCityEntity
 from .coordinator import ShelterCoordinator
 from .engine.profile import Key
 from .entity import DdcUnitEntity
@@ -77,14 +78,40 @@ AIR_SENSORS: tuple[DdcSensorEntityDescription, ...] = (
 )
 
 
+LINE_LOAD = SensorEntityDescription(
+    key="line_load",
+    translation_key="line_load",
+    entity_category=EntityCategory.DIAGNOSTIC,
+    native_unit_of_measurement=PERCENTAGE,
+    state_class=SensorStateClass.MEASUREMENT,
+    suggested_display_precision=0,
+)
+
+
 def entities(coordinator: ShelterCoordinator) -> list[Entity]:
-    """Return a sensor for every measured value of every unit."""
+    """Return a sensor for every measured value of every unit, and the line's load."""
     return [
-        DdcSensor(coordinator, unit, description)
-        for unit in coordinator.profile.units
-        for description in AIR_SENSORS
-        if description.point in unit.points
+        LineLoadSensor(coordinator, LINE_LOAD),
+        *(
+            DdcSensor(coordinator, unit, description)
+            for unit in coordinator.profile.units
+            for description in AIR_SENSORS
+            if description.point in unit.points
+        ),
     ]
+
+
+class LineLoadSensor(SmartCityEntity[ShelterCoordinator], SensorEntity):
+    """How much of its line's time the DDCs on it need, on the DDC's own device.
+
+    Above 100 % they can't all be polled at their interval: each is polled
+    in turn, later than asked, and a repair issue says what to do.
+    """
+
+    @property
+    def native_value(self) -> float:
+        """Return the line's load in percent (wire model, corrected by measured round trips)."""
+        return round(self.coordinator.client.line.load * 100, 1)
 
 
 class DdcSensor(DdcUnitEntity, SensorEntity):

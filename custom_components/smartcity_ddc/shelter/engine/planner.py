@@ -13,81 +13,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 import itertools
 import math
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
-from ...line import ReadRequest, RegisterKind, RegisterRef
+from ...line import (
+    DEFAULT_WIRE,
+    MAX_READ,
+    ReadRequest,
+    RegisterKind,
+    RegisterRef,
+    WireModel,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-#: Protocol limits per read request (Modbus application protocol v1.1b3).
-MAX_READ: Final[Mapping[RegisterKind, int]] = {
-    RegisterKind.COIL: 2000,
-    RegisterKind.DISCRETE: 2000,
-    RegisterKind.HOLDING: 125,
-    RegisterKind.INPUT: 125,
-}
-
-_READ_REQUEST_BYTES: Final = 8  # slave, function, address, count, CRC
-_READ_RESPONSE_OVERHEAD: Final = 5  # slave, function, byte count, CRC
-_SILENCE_CHARS: Final = 3.5  # RTU inter-frame gap before each frame
-
-
-@dataclass(frozen=True, slots=True)
-class WireModel:
-    """Time on an RS-485 line for Modbus RTU frames."""
-
-    baud: int = 9600
-    bits_per_char: int = 10  # 8N1: start + 8 data + stop
-    turnaround: float = 0.05  # device think time between request and response
-
-    @property
-    def char_time(self) -> float:
-        """Return the seconds one character occupies on the line."""
-        return self.bits_per_char / self.baud
-
-    @staticmethod
-    def payload_bytes(kind: RegisterKind, count: int) -> int:
-        """Return the data bytes a read response carries."""
-        return (count + 7) // 8 if kind.is_bit else 2 * count
-
-    def request_time(self, kind: RegisterKind, count: int) -> float:
-        """Return the seconds a read of count registers occupies the line."""
-        chars = (
-            _READ_REQUEST_BYTES
-            + _READ_RESPONSE_OVERHEAD
-            + self.payload_bytes(kind, count)
-            + 2 * _SILENCE_CHARS
-        )
-        return chars * self.char_time + self.turnaround
-
-    def plan_time(self, requests: Iterable[ReadRequest]) -> float:
-        """Return the wire time of a whole plan."""
-        return sum(self.request_time(r.kind, r.count) for r in requests)
-
-    def minimum_time(self, registers: Iterable[RegisterRef]) -> float:
-        """Return a lower bound for reading these registers.
-
-        No plan can use fewer requests than it takes to cover the addresses
-        with windows of the protocol limit, nor carry less than the needed
-        payload: that is the physical minimum of a profile.
-        """
-        by_kind: dict[RegisterKind, list[int]] = {}
-        for ref in set(registers):
-            by_kind.setdefault(ref.kind, []).append(ref.address)
-        total = 0.0
-        for kind, addresses in by_kind.items():
-            requests, window_end = 0, -1
-            for address in sorted(addresses):
-                if address > window_end:
-                    requests += 1
-                    window_end = address + MAX_READ[kind] - 1
-            total += requests * self.request_time(kind, 0)
-            total += self.payload_bytes(kind, len(addresses)) * self.char_time
-        return total
-
-
-DEFAULT_WIRE: Final = WireModel()
+__all__ = ["DEFAULT_WIRE", "MAX_READ", "WireModel", "plan_reads"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,14 @@ class Point:
     value_map: Mapping[int, str] | None = None
     word_order: str = "big"
     slow: bool = False
+    """Read on the slow cycle (and after any write), not every poll."""
+    every: float | None = None
+    """Read every so many seconds (and after any write) instead of every poll."""
+
+    @property
+    def live(self) -> bool:
+        """Return True for a value read on every poll."""
+        return not self.slow and self.every is None
 
     def read_registers(self) -> tuple[RegisterRef, ...]:
         """Return every register a read of this point needs."""
@@ -212,16 +220,19 @@ class _KeySpec:
     minimum: float | None = None
     maximum: float | None = None
     mapped: bool = False
+    #: Changes by itself (a measurement, an output's state): read every poll.
+    #: Set-points and modes change only when someone writes them: slow cycle.
+    live: bool = True
 
 
 _KEYS: Final[Mapping[Key, _KeySpec]] = {
-    Key.AUTO: _KeySpec(ValueType.BOOL),
+    Key.AUTO: _KeySpec(ValueType.BOOL, live=False),
     Key.POWER: _KeySpec(ValueType.BOOL),
-    Key.MODE: _KeySpec(ValueType.UINT16, mapped=True),
-    Key.SPEED: _KeySpec(ValueType.UINT16, mapped=True),
+    Key.MODE: _KeySpec(ValueType.UINT16, mapped=True, live=False),
+    Key.SPEED: _KeySpec(ValueType.UINT16, mapped=True, live=False),
     Key.CURRENT_TEMPERATURE: _KeySpec(ValueType.INT16, 0.1, -99.0, 99.0),
-    Key.SUMMER_TARGET: _KeySpec(ValueType.UINT16, 0.1, 16.0, 30.0),
-    Key.WINTER_TARGET: _KeySpec(ValueType.UINT16, 0.1, 16.0, 30.0),
+    Key.SUMMER_TARGET: _KeySpec(ValueType.UINT16, 0.1, 16.0, 30.0, live=False),
+    Key.WINTER_TARGET: _KeySpec(ValueType.UINT16, 0.1, 16.0, 30.0, live=False),
     Key.PM10: _KeySpec(ValueType.UINT16, 1.0, 0, 1000),
     Key.PM2_5: _KeySpec(ValueType.UINT16, 1.0, 0, 1000),
     Key.PM1_0: _KeySpec(ValueType.UINT16, 1.0, 0, 1000),
@@ -232,11 +243,14 @@ _KEYS: Final[Mapping[Key, _KeySpec]] = {
 }
 
 _WINDOW_KEYS: Final[Mapping[WindowField, _KeySpec]] = {
-    WindowField.START_HOUR: _KeySpec(ValueType.UINT16, 1.0, 0, 23),
-    WindowField.START_MINUTE: _KeySpec(ValueType.UINT16, 1.0, 0, 59),
-    WindowField.END_HOUR: _KeySpec(ValueType.UINT16, 1.0, 0, 23),
-    WindowField.END_MINUTE: _KeySpec(ValueType.UINT16, 1.0, 0, 59),
+    WindowField.START_HOUR: _KeySpec(ValueType.UINT16, 1.0, 0, 23, live=False),
+    WindowField.START_MINUTE: _KeySpec(ValueType.UINT16, 1.0, 0, 59, live=False),
+    WindowField.END_HOUR: _KeySpec(ValueType.UINT16, 1.0, 0, 23, live=False),
+    WindowField.END_MINUTE: _KeySpec(ValueType.UINT16, 1.0, 0, 59, live=False),
 }
+#: How often a point is read: every poll, on the slow cycle, or every N seconds.
+_LIVE, _SLOW = "live", "slow"
+_MIN_EVERY: Final = 1.0
 
 RELAY_TYPES: Final = frozenset(
     {
@@ -326,6 +340,7 @@ _POINT_FIELDS: Final = frozenset(
         "map",
         "word_order",
         "slow",
+        "poll",
     }
 )
 _PORT_FIELDS: Final = frozenset({"auto", "power_command", "power_status", "window"})
@@ -422,7 +437,6 @@ class _Builder:
         path: str,
         *,
         options: frozenset[str] = frozenset(),
-        slow: bool = False,
     ) -> Point | None:
         """Build one point from its profile entry and the key's defaults."""
         if isinstance(data, str):
@@ -494,6 +508,7 @@ class _Builder:
         word_order = data.get("word_order", "big")
         if word_order not in ("big", "little"):
             self.fail(f"{path}.word_order", "word_order must be 'big' or 'little'")
+        slow, every = self.cadence(data, path, live=spec.live)
         return Point(
             name=name,
             read=read,
@@ -504,8 +519,33 @@ class _Builder:
             maximum=maximum,
             value_map=value_map,
             word_order=word_order,
-            slow=bool(data.get("slow", slow)),
+            slow=slow,
+            every=every,
         )
+
+    def cadence(
+        self, data: Mapping[Any, Any], path: str, *, live: bool
+    ) -> tuple[bool, float | None]:
+        """Return (slow, every) from 'poll: live|slow|N' or the older 'slow: true'."""
+        if "slow" in data:
+            if "poll" in data:
+                self.fail(path, "use either 'poll' or 'slow', not both")
+            return bool(data["slow"]), None
+        poll = data.get("poll", _LIVE if live else _SLOW)
+        if poll in (_LIVE, _SLOW):
+            return poll == _SLOW, None
+        if (
+            isinstance(poll, bool)
+            or not isinstance(poll, int | float)
+            or not math.isfinite(poll)
+            or poll < _MIN_EVERY
+        ):
+            self.fail(
+                f"{path}.poll",
+                f"poll is 'live', 'slow' or a number of seconds (at least {_MIN_EVERY:g}), got {poll!r}",
+            )
+            return False, None
+        return False, float(poll)
 
     def value_map(
         self, data: Any, path: str, options: frozenset[str]
@@ -549,7 +589,6 @@ class _Builder:
                 spec,
                 {"register": {"kind": "holding", "address": address}},
                 f"{path}[{index}]",
-                slow=True,
             )
             for index, ((window_field, spec), address) in enumerate(
                 zip(_WINDOW_KEYS.items(), data, strict=True)
@@ -808,17 +847,7 @@ def customize_layout(
 
 def load_profile(text: str) -> Profile:
     """Parse and validate a profile from YAML or JSON text."""
-    try:
-        data, lines = _parse_text(text)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        line = mark.line + 1 if mark is not None else None
-        raise ProfileError(
-            [ProfileIssue("", f"not valid YAML/JSON: {err.problem}", line)]
-        ) from err
-    except yaml.YAMLError as err:
-        raise ProfileError([ProfileIssue("", f"not valid YAML/JSON: {err}")]) from err
-    return profile_from_data(data, lines)
+    return profile_from_data(*parse_profile_text(text))
 
 
 STANDARD_PROFILE_PATH: Final = (
