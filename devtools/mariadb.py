@@ -242,11 +242,15 @@ class MariaDbServer:
         )
         atexit.register(self.stop)
         datadir = self.base / "data"
+        # Its own temporary directory: servers installed side by side (tests
+        # running at once) never see each other's temporary tables.
+        (self.base / "tmp").mkdir()
         result = subprocess.run(  # noqa: S603 (fixed arguments, no shell)
             [
                 _executable("mariadb-install-db"),
                 "--no-defaults",
                 f"--datadir={datadir}",
+                f"--tmpdir={self.base / 'tmp'}",
                 "--user=root",
                 "--auth-root-authentication-method=socket",
                 "--skip-test-db",
@@ -317,6 +321,7 @@ class MariaDbServer:
                 _executable("mariadbd"),
                 "--no-defaults",
                 f"--datadir={base / 'data'}",
+                f"--tmpdir={base / 'tmp'}",
                 f"--socket={self.socket_path}",
                 f"--port={port}",
                 f"--bind-address={HOST}",

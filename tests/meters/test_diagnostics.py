@@ -67,7 +67,7 @@ async def test_diagnostics(
     m201 = diagnostics["meters"]["m201"]
     assert m201["line"] == "tcp"
     # The gateway reports that slave 9 does not answer.
-    assert "no answer from slave 9" in m201["last_error"]
+    assert "slave 9" in m201["last_error"]
     assert m201["stored_readings"] == 0
-    assert diagnostics["today"]["meters_read"] == 1
-    assert diagnostics["yesterday"]["meters"] == 0
+    assert diagnostics["aggregates"]["water"]["today"]["meters_read"] == 1
+    assert diagnostics["aggregates"]["water"]["yesterday"]["meters"] == 0

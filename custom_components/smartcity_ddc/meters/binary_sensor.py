@@ -13,7 +13,7 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.helpers.entity import Entity
 
 from .coordinator import MetersCoordinator
-from .engine.model import PROBLEMS, Medium, Status
+from .engine.model import Medium, Status
 from .entity import MeterEntity
 
 
@@ -48,19 +48,19 @@ PROBLEM_SENSORS: Final[dict[Medium, tuple[ProblemEntityDescription, ...]]] = {
             problem=problem,
         )
         for problem, water, electricity, device_class in _PROBLEMS
-        if problem in PROBLEMS[medium]
+        if (water if medium is Medium.WATER else electricity)
     )
     for medium in Medium
 }
 
 
 def entities(coordinator: MetersCoordinator) -> list[Entity]:
-    """Return every meter's problem sensors (low credit only for prepaid meters)."""
+    """Return a sensor for each problem a meter's status can show."""
     return [
         ProblemSensor(coordinator, meter, description)
         for meter in coordinator.meters.values()
         for description in PROBLEM_SENSORS[meter.medium]
-        if description.problem is not Status.LOW_CREDIT or meter.prepaid is not None
+        if description.problem in meter.problems
     ]
 
 

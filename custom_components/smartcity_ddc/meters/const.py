@@ -35,3 +35,5 @@ class MeterSource(StrEnum):
     SENSOR = "sensor"
     MODBUS = "modbus"
     PUSH = "push"
+    DLT645 = "dlt645"
+    MBUS = "mbus"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -75,11 +75,13 @@ from .engine.model import (
     DEFAULT_MAX_POWER,
     DEFAULT_Q3,
     DEFAULT_Q4,
+    PROBLEMS,
     Medium,
     Reading,
     ReadingError,
     RejectReason,
     Rules,
+    Status,
     index_from_words,
     parse_index,
     parse_number,
@@ -94,6 +96,18 @@ STORAGE_VERSION: Final = 1
 #: After a restart the newest hours are imported again, in case the recorder
 #: had not committed them when Home Assistant stopped.
 REIMPORT_HOURS: Final = 24
+
+
+@dataclass(frozen=True, slots=True)
+class PrepaidConfig:
+    """A prepaid meter's credit settings."""
+
+    #: What its credit is counted in: "money" or "kwh".
+    unit: str
+    #: Money per kWh, to bring money top-ups and metered energy to one unit.
+    tariff: float | None
+    #: At or below this credit (in the unit) the meter shows low credit.
+    threshold: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,6 +129,18 @@ class MeterConfig:
     register_kind: RegisterKind = RegisterKind.HOLDING
     scale: float = DEFAULT_SCALE
     word_order: str = "big"
+    prepaid: PrepaidConfig | None = None
+
+    @property
+    def problems(self) -> tuple[Status, ...]:
+        """Return the problems this meter's status can show."""
+        low_credit = (Status.LOW_CREDIT,) if self.prepaid is not None else ()
+        return (*PROBLEMS[self.medium], *low_credit)
+
+    @property
+    def on_bus(self) -> bool:
+        """Return True for a meter read over an RS-485 meter bus (DL/T645, M-Bus)."""
+        return self.source in (MeterSource.DLT645, MeterSource.MBUS)
 
     @classmethod
     def from_data(
@@ -220,7 +246,7 @@ class MeterView:
     """Everything one meter's entities show."""
 
     summary: MeterSummary
-    live: MeterLive = MeterLive()
+    live: MeterLive = field(default_factory=MeterLive)
     prepaid: PrepaidState | None = None
 
 

@@ -36,7 +36,7 @@ from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
 from .coordinator import MeterConfig, MetersCoordinator, MeterView
-from .engine.model import PROBLEMS, Medium, Signal, Status
+from .engine.model import Medium, Signal, Status
 from .engine.stats import SiteAggregate
 from .entity import MeterEntity, SiteEntity
 
@@ -159,12 +159,11 @@ def _timestamp(
 def _status(
     medium: Medium, key: str, translation_key: str, value_fn: Callable[[MeterView], Any]
 ) -> MeterSensorEntityDescription:
-    """Describe the meter's status: normal or one of its medium's problems."""
+    """Describe the meter's status: normal or one of its problems (options per meter)."""
     return MeterSensorEntityDescription(
         key=key,
         translation_key=translation_key,
         device_class=SensorDeviceClass.ENUM,
-        options=[Status.NORMAL.value, *(status.value for status in PROBLEMS[medium])],
         value_fn=value_fn,
     )
 
@@ -181,43 +180,125 @@ _STATISTICS: Final[
         _amount,
         lambda v: v.summary.last_interval_usage,
     ),
-    ("flow_rate", "water_flow_rate", "electricity_power_from_index", _rate,
-     lambda v: v.summary.flow_rate),  # fmt: skip
-    ("usage_today", "water_usage_today", "electricity_usage_today", _amount,
-     lambda v: v.summary.usage_today),  # fmt: skip
-    ("usage_yesterday", "water_usage_yesterday", "electricity_usage_yesterday",
-     _amount, lambda v: v.summary.usage_yesterday),  # fmt: skip
-    ("usage_avg_7d", "water_usage_avg_7d", "electricity_usage_avg_7d", _amount,
-     lambda v: v.summary.usage_avg_7d),  # fmt: skip
-    ("usage_avg_30d", "water_usage_avg_30d", "electricity_usage_avg_30d", _amount,
-     lambda v: v.summary.usage_avg_30d),  # fmt: skip
-    ("readings_today", "water_readings_today", "electricity_readings_today",
-     _count, lambda v: v.summary.readings_today),  # fmt: skip
-    ("readings_yesterday", "water_readings_yesterday",
-     "electricity_readings_yesterday", _count,
-     lambda v: v.summary.readings_yesterday),  # fmt: skip
-    ("readings_avg_7d", "water_readings_avg_7d", "electricity_readings_avg_7d",
-     _count, lambda v: v.summary.readings_avg_7d),  # fmt: skip
-    ("readings_avg_30d", "water_readings_avg_30d", "electricity_readings_avg_30d",
-     _count, lambda v: v.summary.readings_avg_30d),  # fmt: skip
-    ("hourly_rate_yesterday", "water_hourly_rate_yesterday",
-     "electricity_hourly_rate_yesterday", _percent,
-     lambda v: v.summary.hourly_rate_yesterday),  # fmt: skip
-    ("hourly_rate_7d", "water_hourly_rate_7d", "electricity_hourly_rate_7d",
-     _percent, lambda v: v.summary.hourly_rate_7d),  # fmt: skip
-    ("hourly_rate_30d", "water_hourly_rate_30d", "electricity_hourly_rate_30d",
-     _percent, lambda v: v.summary.hourly_rate_30d),  # fmt: skip
-    ("daily_rate_yesterday", "water_daily_rate_yesterday",
-     "electricity_daily_rate_yesterday", _percent,
-     lambda v: v.summary.daily_rate_yesterday),  # fmt: skip
-    ("daily_rate_7d", "water_daily_rate_7d", "electricity_daily_rate_7d",
-     _percent, lambda v: v.summary.daily_rate_7d),  # fmt: skip
-    ("daily_rate_30d", "water_daily_rate_30d", "electricity_daily_rate_30d",
-     _percent, lambda v: v.summary.daily_rate_30d),  # fmt: skip
-    ("last_reading", "water_last_reading", "electricity_last_reading", _timestamp,
-     lambda v: v.summary.last_reading),  # fmt: skip
-    ("status", "water_status", "electricity_status", _status,
-     lambda v: v.summary.status.value),  # fmt: skip
+    (
+        "flow_rate",
+        "water_flow_rate",
+        "electricity_power_from_index",
+        _rate,
+        lambda v: v.summary.flow_rate,
+    ),  # fmt: skip
+    (
+        "usage_today",
+        "water_usage_today",
+        "electricity_usage_today",
+        _amount,
+        lambda v: v.summary.usage_today,
+    ),  # fmt: skip
+    (
+        "usage_yesterday",
+        "water_usage_yesterday",
+        "electricity_usage_yesterday",
+        _amount,
+        lambda v: v.summary.usage_yesterday,
+    ),  # fmt: skip
+    (
+        "usage_avg_7d",
+        "water_usage_avg_7d",
+        "electricity_usage_avg_7d",
+        _amount,
+        lambda v: v.summary.usage_avg_7d,
+    ),  # fmt: skip
+    (
+        "usage_avg_30d",
+        "water_usage_avg_30d",
+        "electricity_usage_avg_30d",
+        _amount,
+        lambda v: v.summary.usage_avg_30d,
+    ),  # fmt: skip
+    (
+        "readings_today",
+        "water_readings_today",
+        "electricity_readings_today",
+        _count,
+        lambda v: v.summary.readings_today,
+    ),  # fmt: skip
+    (
+        "readings_yesterday",
+        "water_readings_yesterday",
+        "electricity_readings_yesterday",
+        _count,
+        lambda v: v.summary.readings_yesterday,
+    ),  # fmt: skip
+    (
+        "readings_avg_7d",
+        "water_readings_avg_7d",
+        "electricity_readings_avg_7d",
+        _count,
+        lambda v: v.summary.readings_avg_7d,
+    ),  # fmt: skip
+    (
+        "readings_avg_30d",
+        "water_readings_avg_30d",
+        "electricity_readings_avg_30d",
+        _count,
+        lambda v: v.summary.readings_avg_30d,
+    ),  # fmt: skip
+    (
+        "hourly_rate_yesterday",
+        "water_hourly_rate_yesterday",
+        "electricity_hourly_rate_yesterday",
+        _percent,
+        lambda v: v.summary.hourly_rate_yesterday,
+    ),  # fmt: skip
+    (
+        "hourly_rate_7d",
+        "water_hourly_rate_7d",
+        "electricity_hourly_rate_7d",
+        _percent,
+        lambda v: v.summary.hourly_rate_7d,
+    ),  # fmt: skip
+    (
+        "hourly_rate_30d",
+        "water_hourly_rate_30d",
+        "electricity_hourly_rate_30d",
+        _percent,
+        lambda v: v.summary.hourly_rate_30d,
+    ),  # fmt: skip
+    (
+        "daily_rate_yesterday",
+        "water_daily_rate_yesterday",
+        "electricity_daily_rate_yesterday",
+        _percent,
+        lambda v: v.summary.daily_rate_yesterday,
+    ),  # fmt: skip
+    (
+        "daily_rate_7d",
+        "water_daily_rate_7d",
+        "electricity_daily_rate_7d",
+        _percent,
+        lambda v: v.summary.daily_rate_7d,
+    ),  # fmt: skip
+    (
+        "daily_rate_30d",
+        "water_daily_rate_30d",
+        "electricity_daily_rate_30d",
+        _percent,
+        lambda v: v.summary.daily_rate_30d,
+    ),  # fmt: skip
+    (
+        "last_reading",
+        "water_last_reading",
+        "electricity_last_reading",
+        _timestamp,
+        lambda v: v.summary.last_reading,
+    ),  # fmt: skip
+    (
+        "status",
+        "water_status",
+        "electricity_status",
+        _status,
+        lambda v: v.summary.status.value,
+    ),  # fmt: skip
 )
 
 
@@ -262,18 +343,34 @@ def _live(
 #: What only one medium has.
 _EXTRAS: Final[dict[Medium, tuple[MeterSensorEntityDescription, ...]]] = {
     Medium.WATER: (
-        _signal("rssi", "water_rssi", SIGNAL_STRENGTH_DECIBELS_MILLIWATT, lambda g: g.rssi),
+        _signal(
+            "rssi", "water_rssi", SIGNAL_STRENGTH_DECIBELS_MILLIWATT, lambda g: g.rssi
+        ),
         _signal("rsrq", "water_rsrq", SIGNAL_STRENGTH_DECIBELS, lambda g: g.rsrq),
-        _signal("rsrp", "water_rsrp", SIGNAL_STRENGTH_DECIBELS_MILLIWATT, lambda g: g.rsrp),
+        _signal(
+            "rsrp", "water_rsrp", SIGNAL_STRENGTH_DECIBELS_MILLIWATT, lambda g: g.rsrp
+        ),
         _signal("snr", "water_snr", SIGNAL_STRENGTH_DECIBELS, lambda g: g.snr),
     ),  # fmt: skip
     Medium.ELECTRICITY: (
-        _live("power", SensorDeviceClass.POWER, UnitOfPower.KILO_WATT,
-              lambda v: v.live.power),  # fmt: skip
-        _live("voltage", SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT,
-              lambda v: v.live.voltage),  # fmt: skip
-        _live("current", SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE,
-              lambda v: v.live.current),  # fmt: skip
+        _live(
+            "power",
+            SensorDeviceClass.POWER,
+            UnitOfPower.KILO_WATT,
+            lambda v: v.live.power,
+        ),  # fmt: skip
+        _live(
+            "voltage",
+            SensorDeviceClass.VOLTAGE,
+            UnitOfElectricPotential.VOLT,
+            lambda v: v.live.voltage,
+        ),  # fmt: skip
+        _live(
+            "current",
+            SensorDeviceClass.CURRENT,
+            UnitOfElectricCurrent.AMPERE,
+            lambda v: v.live.current,
+        ),  # fmt: skip
     ),
 }
 
@@ -299,11 +396,10 @@ PREPAID_SENSORS: Final = (
 
 def meter_sensors(meter: MeterConfig) -> tuple[MeterSensorEntityDescription, ...]:
     """Return the sensors of one meter: its medium's statistics, extras and credit."""
-    column = 1 if meter.medium is Medium.WATER else 2
+    water = meter.medium is Medium.WATER
     statistics = tuple(
-        build(meter.medium, row[0], row[column], row[4])
-        for row in _STATISTICS
-        for build in (row[3],)
+        build(meter.medium, key, water_key if water else electricity_key, value_fn)
+        for key, water_key, electricity_key, build, value_fn in _STATISTICS
     )
     prepaid = PREPAID_SENSORS if meter.prepaid else ()
     return tuple(
@@ -343,6 +439,11 @@ class MeterSensor(MeterEntity, SensorEntity):
     ) -> None:
         """Bind the description; a balance is in the ledger's unit."""
         super().__init__(coordinator, meter, description)
+        if description.device_class is SensorDeviceClass.ENUM:
+            self._attr_options = [
+                Status.NORMAL.value,
+                *(status.value for status in meter.problems),
+            ]
         if description.key == "balance" and meter.prepaid is not None:
             self._attr_native_unit_of_measurement = meter.prepaid.unit
 

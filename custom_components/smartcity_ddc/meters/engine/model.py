@@ -91,7 +91,8 @@ STATUS_PRIORITY: Final = (
     Status.LOW_BATTERY,
 )
 
-#: The problems each medium's meters can show (and have a problem sensor for).
+#: The problems each medium's meters can show (and have a problem sensor for);
+#: a prepaid meter can also show low credit.
 PROBLEMS: Final[dict[Medium, tuple[Status, ...]]] = {
     Medium.WATER: (
         Status.COMMUNICATION_FAULT,
@@ -100,13 +101,11 @@ PROBLEMS: Final[dict[Medium, tuple[Status, ...]]] = {
         Status.OVER_Q4,
         Status.LOW_BATTERY,
         Status.BACKFLOW,
-        Status.LOW_CREDIT,
     ),
     Medium.ELECTRICITY: (
         Status.COMMUNICATION_FAULT,
         Status.METER_FAULT,
         Status.RELAY_OPEN,
-        Status.LOW_CREDIT,
     ),
 }
 
