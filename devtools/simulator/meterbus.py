@@ -240,6 +240,12 @@ class Dlt645Meter:
             return self.remaining_money
         return 1.0
 
+    def set_load(self, *, current: float, power: float) -> None:
+        """Change the household's load (it flows while the relay is closed)."""
+        self._load = (current, power)
+        if not self.relay_open:
+            self.current, self.power = current, power
+
     def top_up(self, *, energy: float = 0.0, money: float = 0.0) -> None:
         """Add credit, as a token typed on the keypad would."""
         self.remaining_energy += energy
