@@ -440,3 +440,22 @@ def test_meter_reader_follows_the_bus_protocol() -> None:
     assert meter.address == WIRE
     with pytest.raises(AddressError):
         Dlt645Meter("AAAAAAAAAAAA")
+
+
+def test_matcher_skips_a_late_answer_for_another_identifier() -> None:
+    voltage = item(Version.V2007, Quantity.VOLTAGE)
+    matcher = ReplyMatcher(WIRE, 0x11, voltage.wire_identifier)
+    late_energy = reply(0x91, ENERGY_07.wire_identifier + bytes.fromhex("45230100"))
+    assert _feed(matcher, late_energy) is None
+    assert matcher.stale == 1
+    failure = matcher.failure(LineTimeoutError("no answer"))
+    assert isinstance(failure, BadDataError)
+    assert failure.reason == Reason.WRONG_IDENTIFIER
+    answer = reply(0x91, voltage.wire_identifier + bytes.fromhex("0522"))
+    found = _feed(matcher, late_energy + answer)
+    assert found is not None
+    assert decode_read_reply(found, voltage) == 220.5
+    # An error reply carries no identifier and is this request's answer.
+    assert _feed(
+        ReplyMatcher(WIRE, 0x11, voltage.wire_identifier), reply(0xD1, b"\x02")
+    )

@@ -292,6 +292,11 @@ class MeterBus:
                 f"{self.config.describe()}: cannot send ({err or type(err).__name__})"
             ) from err
 
+    async def connect(self) -> None:
+        """Open the connection now (a setup step's check); raise LineConnectionError."""
+        async with self._lock:
+            await self._connect()
+
     async def exchange[T](
         self,
         request: bytes,

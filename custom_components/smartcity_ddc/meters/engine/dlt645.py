@@ -584,15 +584,19 @@ class ReplyMatcher:
     adapter's echo of our own request (a frame without D7), noise, frames
     of other meters; a reply cut into pieces just waits for the rest. What
     it skipped is remembered, so that a timeout can say what went wrong: a
-    corrupted reply (checksum) or another meter answering.
+    corrupted reply (checksum) or another meter answering. With an
+    identifier, a normal reply for another identifier is skipped too: the
+    late answer to an earlier request, never this one's value.
     """
 
-    def __init__(self, address: bytes, function: int) -> None:
+    def __init__(self, address: bytes, function: int, identifier: bytes = b"") -> None:
         """Match replies from address (any address for broadcast) to function."""
         self.address = address
         self.function = function
+        self.identifier = identifier
         self.corrupt = False
         self.echoes = 0
+        self.stale = 0
         self.others: list[bytes] = []
 
     def __call__(self, buffer: bytearray) -> Frame | None:
@@ -614,6 +618,8 @@ class ReplyMatcher:
                 continue
             elif self.address not in (BROADCAST, frame.address):
                 self.others.append(frame.address)
+            elif not frame.is_error and not frame.data.startswith(self.identifier):
+                self.stale += 1
             else:
                 return frame
         return None
@@ -633,6 +639,11 @@ class ReplyMatcher:
         if self.corrupt:
             return ChecksumError(
                 f"the answer of {self.address[::-1].hex()} was corrupted (checksum)"
+            )
+        if self.stale:
+            return BadDataError(
+                f"meter {self.address[::-1].hex()} answered for another identifier than {self.identifier[::-1].hex().upper()}",
+                reason=Reason.WRONG_IDENTIFIER,
             )
         return err
 
@@ -778,9 +789,10 @@ async def _ask(
     address: bytes,
     function: int,
     reply_timeout: float | None,
+    identifier: bytes = b"",
 ) -> Frame:
     """Send one request and return the meter's reply frame."""
-    matcher = ReplyMatcher(address, function)
+    matcher = ReplyMatcher(address, function, identifier)
     try:
         return await bus.exchange(request, matcher, reply_timeout)
     except LineTimeoutError as err:
@@ -806,6 +818,7 @@ async def read_value(
         address,
         version.read,
         reply_timeout,
+        data_item.wire_identifier,
     )
     value = value_bytes(frame, data_item)
     sequence = 0
@@ -821,6 +834,7 @@ async def read_value(
             address,
             version.read_follow_up,
             reply_timeout,
+            data_item.wire_identifier,
         )
         value += value_bytes(frame, data_item, follow_up=True)
     return data_item.decode(value)
