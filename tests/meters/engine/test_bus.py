@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 import socket
+import struct
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +17,7 @@ from custom_components.smartcity_ddc.line import (
     Parity,
 )
 from custom_components.smartcity_ddc.meters.engine.bus import (
+    MAX_BUFFER,
     BusConfig,
     BusReadResult,
     BusTransport,
@@ -32,6 +34,7 @@ from custom_components.smartcity_ddc.meters.engine.dlt645 import (
     ReplyMatcher,
     Version,
     address_to_wire,
+    encode_frame,
     item,
     read_address,
     read_request,
@@ -39,6 +42,7 @@ from custom_components.smartcity_ddc.meters.engine.dlt645 import (
 )
 from devtools.serial_bridge import SerialBridge
 from devtools.simulator import Dlt645Meter as SimMeter, MeterBusServer, MeterFaults
+from devtools.simulator.meterbus import dlt645_complete
 
 SEOUL = ZoneInfo("Asia/Seoul")
 PREPAID = "000012345678"
@@ -468,3 +472,167 @@ async def test_connect_opens_the_bus(bus: MeterBus) -> None:
     assert bus.stats.connects == 1
     await bus.close()
     assert not bus.connected
+
+
+class Scripted:
+    """A device of the simulated bus that answers what a test scripts (a misbehaving meter)."""
+
+    def __init__(self, answer: Callable[[bytes], bytes | None]) -> None:
+        self.answer = answer
+
+    def complete(self, buffer: bytes) -> bool:
+        return dlt645_complete(buffer)
+
+    def reply(self, request: bytes) -> bytes | None:
+        return self.answer(request)
+
+
+def _reply(control: int, data: bytes, nameplate: str = PLAIN) -> bytes:
+    return encode_frame(address_to_wire(nameplate), control, data, wakeup=0)
+
+
+async def test_a_meter_that_always_has_more_frames_is_bad_data() -> None:
+    energy = item(Version.V2007, Quantity.ENERGY)
+    async with MeterBusServer(stop_after=30) as server:
+        # Every answer says "more follows", to the read and to each follow-up.
+        server.add(
+            Scripted(
+                lambda request: _reply(
+                    0xA0 | request.lstrip(b"\xfe")[8],
+                    energy.wire_identifier + b"\x00\x01",
+                )
+            )
+        )
+        line = MeterBus(
+            BusConfig(transport=BusTransport.TCP, host="127.0.0.1", port=server.port)
+        )
+        result = await Dlt645Meter(PLAIN, quantities=(Quantity.ENERGY,)).read(line)
+        await line.retire()
+    assert result.status is ReadStatus.BAD_DATA
+    assert "follow-up" in result.detail
+    # The first request and eight follow-ups, then it gives up.
+    assert line.stats.requests == 9
+
+
+async def test_reserved_meter_kind_in_the_status_word() -> None:
+    def answer(request: bytes) -> bytes:
+        identifier = request.lstrip(b"\xfe")[10:14]
+        identifier = bytes((byte - 0x33) & 0xFF for byte in identifier)
+        value = {
+            item(Version.V2007, Quantity.ENERGY).wire_identifier: b"\x00" * 4,
+            item(Version.V2007, Quantity.STATUS_WORD_3).wire_identifier: b"\x00\x03",
+        }.get(identifier)
+        if value is None:
+            return _reply(0xD1, b"\x02")
+        return _reply(0x91, identifier + value)
+
+    async with MeterBusServer(stop_after=30) as server:
+        server.add(Scripted(answer))
+        line = MeterBus(
+            BusConfig(transport=BusTransport.TCP, host="127.0.0.1", port=server.port)
+        )
+        result = await Dlt645Meter(PLAIN).read(line)
+        await line.retire()
+    assert result.ok
+    assert result.values == {
+        "energy": 0.0,
+        "status_word_3": 0x0300,
+        "relay_open": False,
+    }
+
+
+async def test_a_babbling_device_cannot_grow_memory() -> None:
+    async with MeterBusServer(stop_after=30) as server:
+        server.add(Scripted(lambda request: bytes(range(256)) * 40))
+        line = MeterBus(
+            BusConfig(
+                transport=BusTransport.TCP,
+                host="127.0.0.1",
+                port=server.port,
+                timeout=0.3,
+            )
+        )
+        sizes: list[int] = []
+
+        def parse(buffer: bytearray) -> None:
+            sizes.append(len(buffer))
+
+        with pytest.raises(LineTimeoutError):
+            await line.exchange(
+                read_request(
+                    address_to_wire(PLAIN), item(Version.V2007, Quantity.ENERGY)
+                ),
+                parse,
+            )
+        await line.retire()
+    assert line.stats.bytes_received == 256 * 40
+    assert max(sizes) <= MAX_BUFFER
+
+
+async def test_a_connection_reset_is_a_bus_error() -> None:
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    gateway = await asyncio.start_server(reset, "127.0.0.1", 0)
+    port = gateway.sockets[0].getsockname()[1]
+    line = MeterBus(BusConfig(transport=BusTransport.TCP, host="127.0.0.1", port=port))
+    with pytest.raises(LineConnectionError, match="closed by the peer"):
+        await line.exchange(b"\x68", lambda buffer: None)
+    assert line.stats.last_error is not None
+    assert line.stats.last_error.startswith("ConnectionResetError")
+    await line.retire()
+    gateway.close()
+    await gateway.wait_closed()
+
+
+async def test_writing_to_a_gone_serial_port_is_a_bus_error(
+    server: MeterBusServer,
+) -> None:
+    bridge = SerialBridge(server.port)
+    await bridge.start()
+    line = MeterBus(
+        BusConfig(
+            transport=BusTransport.SERIAL,
+            serial_port=bridge.path,
+            parity=Parity.NONE,  # see test_over_a_paced_serial_port
+            timeout=0.5,
+        )
+    )
+    await line.connect()
+    # The adapter is unplugged: its other end disappears.
+    await bridge.stop()
+    with pytest.raises(LineConnectionError):
+        await line.exchange(bytes(64), lambda buffer: None)
+    await line.retire()
+
+
+def test_meters_keep_local_time() -> None:
+    from custom_components.smartcity_ddc.meters.engine import dlt645
+
+    assert dlt645._now().tzinfo is not None
+
+
+async def test_a_stuck_gateway_is_a_bus_error() -> None:
+    """A gateway that stops reading: the request can't leave, the bus says so."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def stuck(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    gateway = await asyncio.start_server(stuck, "127.0.0.1", 0)
+    port = gateway.sockets[0].getsockname()[1]
+    line = MeterBus(
+        BusConfig(transport=BusTransport.TCP, host="127.0.0.1", port=port, timeout=0.3)
+    )
+    with pytest.raises(LineConnectionError, match="cannot send"):
+        await line.exchange(bytes(32 * 1024 * 1024), lambda buffer: None)
+    assert not line.connected
+    assert line.stats.last_error == "TimeoutError: "
+    await line.retire()
+    for writer in accepted:
+        writer.close()
+    gateway.close()
+    await gateway.wait_closed()

@@ -459,3 +459,12 @@ def test_matcher_skips_a_late_answer_for_another_identifier() -> None:
     assert _feed(
         ReplyMatcher(WIRE, 0x11, voltage.wire_identifier), reply(0xD1, b"\x02")
     )
+
+
+def test_a_frame_without_its_end_byte_is_not_a_frame() -> None:
+    wrong_end = READ_ENERGY[:-1] + b"\x17"
+    with pytest.raises(BadDataError):
+        decode_frame(wrong_end)
+    assert (
+        _feed(ReplyMatcher(WIRE, 0x11), wrong_end.replace(b"\x11", b"\x91", 1)) is None
+    )

@@ -57,6 +57,8 @@ __all__ = [
 
 #: Most bytes kept while waiting for an answer: a babbling device can't grow memory.
 MAX_BUFFER: Final = 4096
+#: Seconds a closing connection may take to send what is still queued.
+CLOSE_TIMEOUT: Final = 1.0
 
 type StreamPair = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 type Opener = Callable[[BusConfig], Awaitable[StreamPair]]
@@ -268,8 +270,14 @@ class MeterBus:
         pump, self._pump = self._pump, None
         if writer is not None:
             writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+            try:
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await writer.wait_closed()
+            except TimeoutError:
+                # A stuck peer never takes the bytes still queued: don't wait for it.
+                writer.transport.abort()
+            except OSError:
+                pass
         if pump is not None:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
