@@ -19,15 +19,20 @@ from .device import (
     ShelterDdc,
     Window,
 )
+from .meterbus import BusDevice, Dlt645Meter, MeterBusServer, MeterFaults
 from .server import FramerName, ServerStats, SimulatorServer, crc16
 from .water import WaterMeterBank
 
 __all__ = [
     "COOLER_WINDOW_2",
     "DO_PORTS",
+    "BusDevice",
     "DeviceFaults",
+    "Dlt645Meter",
     "FramerName",
     "Kind",
+    "MeterBusServer",
+    "MeterFaults",
     "ModbusDevice",
     "ModbusError",
     "Port",
