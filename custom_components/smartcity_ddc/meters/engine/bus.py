@@ -38,6 +38,7 @@ import time as _time
 from typing import Final, Protocol, runtime_checkable
 
 from ...line import LineConnectionError, LineError, LineTimeoutError, Parity
+from .protocol import MeterProtocolError
 
 __all__ = [
     "BusConfig",
@@ -62,22 +63,6 @@ CLOSE_TIMEOUT: Final = 1.0
 
 type StreamPair = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 type Opener = Callable[[BusConfig], Awaitable[StreamPair]]
-
-
-class MeterProtocolError(Exception):
-    """A meter's answer (or its absence) that a protocol can't turn into values.
-
-    ``reason`` is a short stable code ("checksum", "wrong_address",
-    "meter_error", ...) that a user interface translates.
-    """
-
-    reason: str = "protocol"
-
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
-        """Store the message and, when given, a more specific reason code."""
-        super().__init__(message)
-        if reason is not None:
-            self.reason = reason
 
 
 class BusTransport(StrEnum):

@@ -89,11 +89,19 @@ MEDIUM_NAMES: Final[dict[int, str]] = {
 WATER_MEDIA: Final = frozenset({0x06, 0x07, 0x15, 0x16, 0x17})
 
 
-class MBusFrameError(MeterProtocolError):
+class MBusError(MeterProtocolError):
+    """An M-Bus error made of a reason code and an optional detail."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        """Keep the reason code (e.g. ``bad_checksum``) and an optional human detail."""
+        super().__init__(f"{reason}: {detail}" if detail else reason, reason=reason)
+
+
+class MBusFrameError(MBusError):
     """The bytes are not exactly one valid M-Bus frame (checksum, length, start/stop, extra bytes)."""
 
 
-class MBusDataError(MeterProtocolError):
+class MBusDataError(MBusError):
     """A frame is valid but its application data can't be read (truncated record, wrong CI, …)."""
 
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 
 class MeterProtocolError(Exception):
-    """A meter's frame or data could not be understood; ``reason`` is a stable code."""
+    """A meter's answer (or its absence) that a protocol can't turn into values.
 
-    def __init__(self, reason: str, detail: str = "") -> None:
-        """Keep the reason code (e.g. ``bad_checksum``) and an optional human detail."""
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
+    ``reason`` is a short stable code ("checksum", "wrong_address",
+    "meter_error", ...) that a user interface translates.
+    """
+
+    reason: str = "protocol"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        """Store the message and, when given, a more specific reason code."""
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
