@@ -28,7 +28,7 @@ import inspect
 import itertools
 import logging
 import time as _time
-from typing import Any, Final
+from typing import Any, Final, Protocol, overload
 
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -307,7 +307,7 @@ class LineConfig:
     timeout: float = 3.0
 
     @property
-    def key(self) -> tuple[str, str | int]:
+    def key(self) -> tuple[str, str]:
         """Return the physical identity: one socket address or one serial port."""
         if self.transport is Transport.SERIAL:
             return ("serial", self.serial_port)
@@ -853,19 +853,61 @@ def _values(response: Any, request: ReadRequest) -> list[int]:
     return values
 
 
+class PooledConfig(Protocol):
+    """Connection settings of any kind of line the pool hands out."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Return the physical identity: one socket address or one serial port."""
+
+    def describe(self) -> str:
+        """Return a short human description."""
+
+
+class PooledLine(Protocol):
+    """A line the pool hands out: a Modbus line, or a meter bus of another protocol."""
+
+    @property
+    def config(self) -> Any:
+        """Return the settings the line was opened with."""
+
+    async def retire(self) -> None:
+        """Close the line for good: its last user gave it back."""
+
+
 class LinePool:
-    """Hands out one ModbusLine per physical line, shared by reference count."""
+    """Hands out one line per physical port or gateway, shared by reference count.
+
+    A port carries one protocol at one setting: a Modbus line for DDCs (and
+    Modbus meters), or a meter bus (DL/T645, M-Bus) at its own speed. Asking
+    for the same port with other settings, or for a meter bus where a DDC's
+    line is, is a LineConflictError.
+    """
 
     def __init__(self, **line_kwargs: Any) -> None:
-        """Create an empty pool; keyword arguments go to every new line."""
-        self._lines: dict[tuple[str, str | int], tuple[ModbusLine, int]] = {}
+        """Create an empty pool; keyword arguments go to every new Modbus line."""
+        self._lines: dict[tuple[str, str], tuple[PooledLine, int]] = {}
         self._line_kwargs = line_kwargs
 
-    def acquire(self, config: LineConfig) -> ModbusLine:
-        """Return the line for config, opening it if nobody uses it yet."""
+    @overload
+    def acquire(self, config: LineConfig) -> ModbusLine: ...
+
+    @overload
+    def acquire[L: PooledLine](
+        self, config: PooledConfig, factory: Callable[[Any], L]
+    ) -> L: ...
+
+    def acquire(
+        self, config: Any, factory: Callable[[Any], PooledLine] | None = None
+    ) -> PooledLine:
+        """Return the line for config (a ModbusLine unless factory makes another kind)."""
         entry = self._lines.get(config.key)
         if entry is None:
-            line = ModbusLine(config, **self._line_kwargs)
+            line: PooledLine = (
+                ModbusLine(config, **self._line_kwargs)
+                if factory is None
+                else factory(config)
+            )
             self._lines[config.key] = (line, 1)
             return line
         line, users = entry
@@ -876,8 +918,8 @@ class LinePool:
         self._lines[config.key] = (line, users + 1)
         return line
 
-    async def release(self, line: ModbusLine) -> None:
-        """Give a line back; the last user closes it."""
+    async def release(self, line: PooledLine) -> None:
+        """Give a line back; the last user closes it for good."""
         entry = self._lines.get(line.config.key)
         if entry is None or entry[0] is not line:
             return

@@ -1,12 +1,21 @@
-"""Coordinator of a water-meter site: readings in from every source, statistics out."""
+"""Coordinator of a meter site: readings in from every source, statistics and credit out.
+
+Readings come from source sensors, Modbus registers, the record action and
+the site's RS-485 meter buses (DL/T645 electricity and M-Bus water meters,
+read in turn on each bus's schedule). Each accepted reading updates the
+meter's history and its hourly external statistic; each update also works
+out prepaid balances (credit.py) and raises or clears the site's repairs.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
@@ -24,7 +33,7 @@ from homeassistant.core import (
     State,
     callback,
 )
-from homeassistant.exceptions import ConfigEntryError
+from homeassistant.exceptions import ConfigEntryError, HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import (
     async_call_later,
@@ -38,56 +47,44 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import VolumeConverter
 
 from .. import compat
-from ..const import CONF_SLAVE, DOMAIN, LOGGER, RECORDER
-from ..helpers import EntryWork, line_config, line_pool
-from ..line import (
-    LineConfig,
-    LineConflictError,
-    LineError,
-    ModbusLine,
-    ReadRequest,
-    RegisterKind,
+from ..const import DOMAIN, LOGGER, RECORDER
+from ..helpers import EntryWork, line_pool
+from ..line import LineConflictError, LineError, ModbusLine, PooledLine
+from .buses import OpenBus, bus_settings
+from .config import (
+    MeterConfig,
+    MeterLive,
+    MetersData,
+    MeterView,
+    meter_configs,
+    site_rules,
 )
 from .const import (
-    CONF_ENTITY,
-    CONF_GAP_HOURS,
-    CONF_LEAK_THRESHOLD,
-    CONF_MAX_POWER,
-    CONF_MEDIUM,
-    CONF_METER_ID,
-    CONF_Q3,
-    CONF_Q4,
-    CONF_REGISTER,
-    CONF_REGISTER_KIND,
-    CONF_SCALE,
-    CONF_SOURCE,
-    CONF_WORD_ORDER,
-    DEFAULT_GAP_HOURS,
-    DEFAULT_SCALE,
     DEFAULT_SCAN_INTERVAL,
+    EVENT_LOW_CREDIT,
+    EVENT_TOP_UP,
     SAVE_DELAY,
-    SUBENTRY_METER,
+    SILENT_REPAIR_AFTER,
+    UNREACHABLE_ROUNDS,
     MeterSource,
 )
+from .credit import CreditBook
+from .engine.bus import BusReadResult, MeterBus, ReadStatus, read_bus
 from .engine.history import Change
 from .engine.model import (
-    DEFAULT_LEAK_THRESHOLD,
-    DEFAULT_MAX_POWER,
-    DEFAULT_Q3,
-    DEFAULT_Q4,
-    PROBLEMS,
+    STATUS_PRIORITY,
+    Flag,
     Medium,
     Reading,
     ReadingError,
     RejectReason,
-    Rules,
     Status,
     index_from_words,
     parse_index,
     parse_number,
 )
+from .engine.prepaid import CreditUnit, TopUp
 from .engine.site import HourRow, WaterSite
-from .engine.stats import MeterSpec, MeterSummary, SiteAggregate
 from .errors import ERROR_KEYS
 
 type MetersConfigEntry = ConfigEntry[MetersCoordinator]
@@ -98,167 +95,29 @@ STORAGE_VERSION: Final = 1
 REIMPORT_HOURS: Final = 24
 
 
-@dataclass(frozen=True, slots=True)
-class PrepaidConfig:
-    """A prepaid meter's credit settings."""
-
-    #: What its credit is counted in: "money" or "kwh".
-    unit: str
-    #: Money per kWh, to bring money top-ups and metered energy to one unit.
-    tariff: float | None
-    #: At or below this credit (in the unit) the meter shows low credit.
-    threshold: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeterConfig:
-    """One meter as its subentry configures it."""
-
-    meter_id: str
-    name: str
-    subentry_id: str | None = None
-    medium: Medium = Medium.WATER
-    max_power: float = DEFAULT_MAX_POWER
-    q3: float = DEFAULT_Q3
-    q4: float = DEFAULT_Q4
-    source: MeterSource = MeterSource.PUSH
-    entity_id: str | None = None
-    line: LineConfig | None = None
-    slave: int = 1
-    register: int = 0
-    register_kind: RegisterKind = RegisterKind.HOLDING
-    scale: float = DEFAULT_SCALE
-    word_order: str = "big"
-    prepaid: PrepaidConfig | None = None
-
-    @property
-    def problems(self) -> tuple[Status, ...]:
-        """Return the problems this meter's status can show."""
-        low_credit = (Status.LOW_CREDIT,) if self.prepaid is not None else ()
-        return (*PROBLEMS[self.medium], *low_credit)
-
-    @property
-    def on_bus(self) -> bool:
-        """Return True for a meter read over an RS-485 meter bus (DL/T645, M-Bus)."""
-        return self.source in (MeterSource.DLT645, MeterSource.MBUS)
-
-    @classmethod
-    def from_data(
-        cls, data: Mapping[str, Any], *, name: str, subentry_id: str | None = None
-    ) -> MeterConfig:
-        """Build from a meter subentry's data and title."""
-        source = MeterSource(data.get(CONF_SOURCE, MeterSource.PUSH))
-        return cls(
-            meter_id=data[CONF_METER_ID],
-            name=name,
-            subentry_id=subentry_id,
-            medium=Medium(data.get(CONF_MEDIUM, Medium.WATER)),
-            max_power=float(data.get(CONF_MAX_POWER, DEFAULT_MAX_POWER)),
-            q3=float(data.get(CONF_Q3, DEFAULT_Q3)),
-            q4=float(data.get(CONF_Q4, DEFAULT_Q4)),
-            source=source,
-            entity_id=data.get(CONF_ENTITY),
-            line=line_config(data) if source is MeterSource.MODBUS else None,
-            slave=int(data.get(CONF_SLAVE, 1)),
-            register=int(data.get(CONF_REGISTER, 0)),
-            register_kind=RegisterKind(
-                data.get(CONF_REGISTER_KIND, RegisterKind.HOLDING)
-            ),
-            scale=float(data.get(CONF_SCALE, DEFAULT_SCALE)),
-            word_order=data.get(CONF_WORD_ORDER, "big"),
-        )
-
-    @property
-    def part(self) -> str:
-        """Return what the meter adds to its device identifier and unique ids."""
-        return f"{self.medium}_{self.meter_id}"
-
-    @property
-    def statistic_id(self) -> str:
-        """Return the external statistic of the meter's hourly usage (water_… or electricity_…)."""
-        return f"{DOMAIN}:{self.part}"
-
-    @property
-    def spec(self) -> MeterSpec:
-        """Return what the engine needs to know of the meter's ratings."""
-        return MeterSpec(
-            q3=self.q3, q4=self.q4, medium=self.medium, max_power=self.max_power
-        )
-
-    @property
-    def index_request(self) -> ReadRequest:
-        """Return the read of the meter's two index registers."""
-        return ReadRequest(self.register_kind, self.register, 2)
+#: What a failed bus read shows as the meter's status.
+_READ_PROBLEMS: Final = {
+    ReadStatus.NO_ANSWER: Status.COMMUNICATION_FAULT,
+    ReadStatus.BUS_ERROR: Status.COMMUNICATION_FAULT,
+    ReadStatus.CHECKSUM: Status.COMMUNICATION_FAULT,
+    ReadStatus.WRONG_ADDRESS: Status.COMMUNICATION_FAULT,
+    ReadStatus.METER_ERROR: Status.METER_FAULT,
+    ReadStatus.BAD_DATA: Status.METER_FAULT,
+}
 
 
-def meter_configs(entry: ConfigEntry) -> list[MeterConfig]:
-    """Return the meters of a site: one per meter subentry."""
-    return [
-        MeterConfig.from_data(
-            subentry.data, name=subentry.title, subentry_id=subentry.subentry_id
-        )
-        for subentry in entry.subentries.values()
-        if subentry.subentry_type == SUBENTRY_METER
-    ]
+def _number(value: object) -> float | None:
+    """Return a decoded value as a float (None if the meter didn't report it)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
-def site_rules(options: Mapping[str, Any]) -> Rules:
-    """Return the status thresholds of an entry's options (leak threshold is stored in L/h)."""
-    return Rules(
-        gap=int(float(options.get(CONF_GAP_HOURS, DEFAULT_GAP_HOURS)) * 3600),
-        leak_threshold=float(
-            options.get(CONF_LEAK_THRESHOLD, DEFAULT_LEAK_THRESHOLD * 1000)
-        )
-        / 1000,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class MeterLive:
-    """What a meter on a bus reported with its last read, besides its index."""
-
-    #: The meter's own active power (kW), voltage (V) and current (A).
-    power: float | None = None
-    voltage: float | None = None
-    current: float | None = None
-    #: Credit the meter keeps itself: energy (kWh) and money left.
-    remaining_energy: float | None = None
-    remaining_money: float | None = None
-    #: The supply relay: closed (True), open (False), unknown (None).
-    relay_closed: bool | None = None
-    #: An M-Bus meter's error flags (0: none).
-    error_flags: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PrepaidState:
-    """A prepaid meter's credit, worked out from the meter or from the ledger."""
-
-    #: Credit left, in money or kWh (the ledger's unit); None when unknown.
-    balance: float | None
-    #: Days the credit lasts at the 7-day average usage; None when unknown.
-    days_left: float | None
-    low: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MeterView:
-    """Everything one meter's entities show."""
-
-    summary: MeterSummary
-    live: MeterLive = field(default_factory=MeterLive)
-    prepaid: PrepaidState | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MetersData:
-    """What the entities of a meter site show."""
-
-    meters: Mapping[str, MeterView]
-    #: The 검침집계 of today and yesterday, per medium.
-    aggregates: Mapping[Medium, tuple[SiteAggregate, SiteAggregate]]
-    #: Meters whose view changed in this update; None means all of them.
-    changed: frozenset[str] | None = None
+def _integer(value: object) -> int | None:
+    """Return a decoded value as an int (None if the meter didn't report it)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
 
 
 def _now() -> int:
@@ -303,6 +162,18 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
         ) = None
         self.imported_rows = 0
         self._lines: dict[str, ModbusLine] = {}
+        #: The site's meter buses by subentry id, and those open (borrowed from the pool).
+        self.bus_settings = bus_settings(entry)
+        self.buses: dict[str, OpenBus] = {}
+        #: The meters read on each bus, in reading order.
+        self._bus_meters: dict[str, list[str]] = {}
+        #: Each bus meter's latest read: its outcome, and what it reported besides its index.
+        self.bus_results: dict[str, BusReadResult] = {}
+        self.live: dict[str, MeterLive] = {}
+        #: Reads in a row in which a bus could not be reached at all.
+        self.unreachable_rounds: Counter[str] = Counter()
+        self._reading_buses: set[str] = set()
+        self.credit = CreditBook(self.meters)
         self._by_entity: dict[str, list[str]] = {}
         for meter in self.meters.values():
             if meter.source is MeterSource.SENSOR and meter.entity_id:
@@ -317,9 +188,19 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
         return f"meters_recorder_missing_{self.config_entry.entry_id}"
 
     async def _async_setup(self) -> None:
-        """Load the stored history, open Modbus lines, prepare statistics."""
+        """Load the stored history and ledgers, open lines and buses, prepare statistics."""
         now = _now()
-        stored = WaterSite.stored_meters(await self.store.async_load())
+        raw = await self.store.async_load()
+        stored = WaterSite.stored_meters(raw)
+        for meter_id, error in self.credit.load(raw):
+            LOGGER.error(
+                "%s: the stored prepaid ledger of meter %s can't be read (%s);"
+                " it is kept as it is, and top-ups to the meter are refused"
+                " until it is repaired",
+                self.config_entry.title,
+                meter_id,
+                error,
+            )
         for meter in self.meters.values():
             try:
                 self.site.add_meter(
@@ -337,18 +218,66 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
                 )
                 self.site.add_meter(meter.meter_id, meter.spec, added=now)
         self._loaded = True
+        try:
+            self._open_lines()
+        except LineConflictError as err:
+            await self._async_release_lines()
+            raise ConfigEntryError(
+                translation_domain=DOMAIN,
+                translation_key=ERROR_KEYS.key(err),
+                translation_placeholders={"error": str(err)},
+            ) from err
+        self._add_bus_meters()
+        await self._async_setup_statistics()
+
+    def _open_lines(self) -> None:
+        """Borrow each Modbus meter's line and each bus from the pool (LineConflictError)."""
         pool = line_pool(self.hass)
         for meter in self.meters.values():
             if meter.line is not None:
+                self._lines[meter.meter_id] = pool.acquire(meter.line)
+        for bus_id, settings in self.bus_settings.items():
+            self.buses[bus_id] = OpenBus(
+                settings, pool.acquire(settings.config, MeterBus)
+            )
+
+    def _add_bus_meters(self) -> None:
+        """Give each bus meter its reader on its bus."""
+        for meter in self.meters.values():
+            if not meter.on_bus:
+                continue
+            bus = self.buses.get(meter.bus_id or "")
+            if bus is None:
+                problem = "its bus is no longer part of the site"
+            else:
                 try:
-                    self._lines[meter.meter_id] = pool.acquire(meter.line)
-                except LineConflictError as err:
-                    raise ConfigEntryError(
-                        translation_domain=DOMAIN,
-                        translation_key=ERROR_KEYS.key(err),
-                        translation_placeholders={"error": str(err)},
-                    ) from err
-        await self._async_setup_statistics()
+                    bus.add_meter(
+                        meter.meter_id, meter.source, meter.address, meter.version
+                    )
+                except ValueError as err:
+                    problem = f"its address {meter.address!r} is not valid: {err}"
+                else:
+                    self._bus_meters.setdefault(bus.settings.bus_id, []).append(
+                        meter.meter_id
+                    )
+                    continue
+            LOGGER.warning(
+                "%s: meter %s is not read: %s",
+                self.config_entry.title,
+                meter.meter_id,
+                problem,
+            )
+            self.last_error[meter.meter_id] = problem
+
+    async def _async_release_lines(self) -> None:
+        """Give every line and bus back to the pool."""
+        pool = line_pool(self.hass)
+        lines: list[PooledLine] = [*self._lines.values()]
+        lines.extend(bus.bus for bus in self.buses.values())
+        self._lines.clear()
+        self.buses.clear()
+        for line in lines:
+            await pool.release(line)
 
     async def _async_setup_statistics(self) -> None:
         """Use long-term statistics if the recorder runs; raise a repair issue if not."""
@@ -409,6 +338,25 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
                 self.hass, self._async_midnight, hour=0, minute=0, second=0
             )
         )
+        for bus_id, bus in self.buses.items():
+            if bus_id not in self._bus_meters:
+                continue
+            entry.async_on_unload(
+                async_track_time_interval(
+                    self.hass,
+                    partial(self._async_bus_tick, bus_id),
+                    bus.settings.interval,
+                    name=f"{DOMAIN} meter bus {bus.settings.name}",
+                    cancel_on_shutdown=True,
+                )
+            )
+            # The first read starts now, beside Home Assistant starting up: a
+            # bus of a hundred meters at 2400 baud takes minutes.
+            entry.async_create_background_task(
+                self.hass,
+                self.async_read_bus(bus_id),
+                f"{DOMAIN} first read of meter bus {bus.settings.name}",
+            )
 
     async def async_shutdown(self) -> None:
         """Let reads in flight end, save the history and give the Modbus lines back."""
@@ -418,11 +366,12 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
             self._save_timer()
             self._save_timer = None
         if self._loaded:
-            await self.store.async_save(self.site.to_json())
-        pool = line_pool(self.hass)
-        for line in self._lines.values():
-            await pool.release(line)
-        self._lines.clear()
+            await self.store.async_save(self._stored())
+        await self._async_release_lines()
+
+    def _stored(self) -> dict[str, Any]:
+        """Return what the site store keeps: the reading history and the ledgers."""
+        return {**self.site.to_json(), **self.credit.to_json()}
 
     # --- readings in ---------------------------------------------------------------
 
@@ -456,7 +405,7 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
     async def _async_save_due(self, _now: datetime) -> None:
         """Write the history now."""
         self._save_timer = None
-        await self.store.async_save(self.site.to_json())
+        await self.store.async_save(self._stored())
 
     def _record_from_source(self, meter_id: str, reading: Reading) -> None:
         """Add a reading a source delivered; refusals are counted and logged."""
@@ -575,11 +524,232 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
         """Move every daily statistic to the new day."""
         self._publish(None)
 
+    # --- meter buses ---------------------------------------------------------------
+
+    async def _async_bus_tick(self, bus_id: str, _now_dt: datetime) -> None:
+        """Read a bus's meters on its schedule."""
+        await self.async_read_bus(bus_id)
+
+    async def async_read_bus(self, bus_id: str) -> None:
+        """Read every meter of a bus once, in turn; each result is taken as it comes.
+
+        A read still running when the next is due is not doubled: the new
+        one is skipped. Unloading the entry stops a read between two
+        requests; what was read until then is kept.
+        """
+        meter_ids = self._bus_meters.get(bus_id)
+        bus = self.buses.get(bus_id)
+        if not meter_ids or bus is None or self.work.closed:
+            return
+        if bus_id in self._reading_buses:
+            LOGGER.debug(
+                "%s: the previous read of bus %s is still running",
+                self.config_entry.title,
+                bus.settings.name,
+            )
+            return
+        self._reading_buses.add(bus_id)
+        try:
+            async with self.work.run():
+                results = await read_bus(
+                    bus.bus,
+                    [bus.meters[meter_id] for meter_id in meter_ids],
+                    on_result=lambda position, result: self._take_bus_result(
+                        meter_ids[position], result
+                    ),
+                )
+        except HomeAssistantError:
+            # The entry is unloading: the read stopped part-way.
+            return
+        finally:
+            self._reading_buses.discard(bus_id)
+        self._bus_round_done(bus_id, results)
+
+    def _take_bus_result(self, meter_id: str, result: BusReadResult) -> None:
+        """Take one meter's read: its index as a reading, its live values, or its failure."""
+        meter = self.meters[meter_id]
+        previous = self.bus_results.get(meter_id)
+        self.bus_results[meter_id] = result
+        if not result.ok:
+            # What the meter reported last time is not what it reports now.
+            self.live[meter_id] = MeterLive()
+            self.last_error[meter_id] = f"{result.status}: {result.detail}".rstrip(": ")
+            if previous is None or previous.ok:
+                LOGGER.warning(
+                    "%s: cannot read %s meter %s (%s): %s",
+                    self.config_entry.title,
+                    meter.source,
+                    meter.meter_id,
+                    result.status,
+                    result.detail or ", ".join(result.reasons),
+                )
+            self._publish(frozenset((meter_id,)))
+            return
+        if previous is not None and not previous.ok:
+            LOGGER.info("%s: meter %s answers again", self.config_entry.title, meter_id)
+        self.last_error.pop(meter_id, None)
+        values = result.values
+        relay_open = values.get("relay_open")
+        self.live[meter_id] = MeterLive(
+            power=_number(values.get("power")),
+            voltage=_number(values.get("voltage")),
+            current=_number(values.get("current")),
+            remaining_energy=_number(values.get("remaining_energy")),
+            remaining_money=_number(values.get("remaining_money")),
+            relay_closed=None if relay_open is None else not relay_open,
+            error_flags=_integer(values.get("error_flags")),
+        )
+        flags = Flag.RELAY_OPEN if relay_open is True else Flag.NONE
+        amount = values.get(
+            "energy" if meter.medium is Medium.ELECTRICITY else "volume"
+        )
+        try:
+            reading = Reading(_now(), parse_index(amount), flags)
+        except ReadingError as err:
+            self._note_rejection(meter_id, err)
+            self._publish(frozenset((meter_id,)))
+            return
+        self._record_from_source(meter_id, reading)
+        # A refused reading (the same index twice in a second) still brought live values.
+        self._publish(frozenset((meter_id,)))
+
+    def _bus_round_done(self, bus_id: str, results: list[BusReadResult]) -> None:
+        """After a whole bus was read: raise or clear its repairs and its meters'."""
+        bus = self.buses[bus_id]
+        issue = f"meters_bus_unreachable_{self.config_entry.entry_id}_{bus_id}"
+        if results and all(r.status is ReadStatus.BUS_ERROR for r in results):
+            self.unreachable_rounds[bus_id] += 1
+            if self.unreachable_rounds[bus_id] >= UNREACHABLE_ROUNDS:
+                ir.async_create_issue(
+                    self.hass,
+                    DOMAIN,
+                    issue,
+                    is_fixable=False,
+                    severity=ir.IssueSeverity.ERROR,
+                    translation_key="meters_bus_unreachable",
+                    translation_placeholders={
+                        "title": self.config_entry.title,
+                        "bus": bus.settings.name,
+                        "error": results[0].detail,
+                    },
+                )
+        else:
+            self.unreachable_rounds.pop(bus_id, None)
+            ir.async_delete_issue(self.hass, DOMAIN, issue)
+        now = _now()
+        for meter_id in self._bus_meters[bus_id]:
+            self._check_silent(meter_id, now)
+
+    def _check_silent(self, meter_id: str, now: int) -> None:
+        """Raise a repair for a bus meter without a sound read for a day; clear it once it reads."""
+        history = self.site.meters[meter_id].history
+        newest = history.newest
+        last = newest.timestamp if newest is not None else history.added
+        issue = f"meters_meter_silent_{self.config_entry.entry_id}_{meter_id}"
+        if now - last < SILENT_REPAIR_AFTER:
+            ir.async_delete_issue(self.hass, DOMAIN, issue)
+            return
+        meter = self.meters[meter_id]
+        result = self.bus_results.get(meter_id)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="meters_meter_silent",
+            translation_placeholders={
+                "title": self.config_entry.title,
+                "meter": meter.name,
+                "address": meter.address,
+                "status": str(result.status) if result else "-",
+            },
+        )
+
+    async def async_set_relay(self, meter_id: str, *, closed: bool) -> bool:
+        """Close or trip a meter's supply relay; return the state read back (True = closed).
+
+        Raises the protocol's errors (the meter refused, no answer); the
+        caller turns them into a translated message.
+        """
+        meter = self.meters[meter_id]
+        bus = self.buses[meter.bus_id or ""]
+        async with self.work.run():
+            relay_open = await bus.set_relay(
+                meter_id,
+                open_relay=not closed,
+                password=meter.meter_password,
+                operator=meter.operator_code,
+            )
+        live = self.live.get(meter_id, MeterLive())
+        self.live[meter_id] = replace(live, relay_closed=not relay_open)
+        self._publish(frozenset((meter_id,)))
+        return not relay_open
+
+    # --- prepaid credit ----------------------------------------------------------------
+
+    def record_top_up(
+        self,
+        meter_id: str,
+        amount: Decimal | float | str,
+        unit: CreditUnit,
+        token: str | None,
+    ) -> TopUp:
+        """Record a top-up in the meter's ledger, save it and tell automations.
+
+        Raises TokenError, LedgerError or credit.NoIndexError.
+        """
+        summary = self.site.summary(meter_id, _now())
+        top_up = self.credit.record_top_up(
+            meter_id,
+            at=dt_util.utcnow().timestamp(),
+            amount=amount,
+            unit=unit,
+            token=token,
+            index=summary.index,
+        )
+        self._schedule_save()
+        self._publish(frozenset((meter_id,)))
+        meter = self.meters[meter_id]
+        prepaid = self.data.meters[meter_id].prepaid
+        self.hass.bus.async_fire(
+            EVENT_TOP_UP,
+            {
+                "meter": meter_id,
+                "name": meter.name,
+                "amount": float(top_up.amount),
+                "unit": top_up.unit.value,
+                "with_token": top_up.token is not None,
+                "balance": None if prepaid is None else prepaid.balance,
+            },
+        )
+        return top_up
+
     # --- statistics out --------------------------------------------------------------
 
     def _view(self, meter_id: str, now: int) -> MeterView:
-        """Compute one meter's view at now."""
-        return MeterView(summary=self.site.summary(meter_id, now))
+        """Compute one meter's view at now: statistics, live values, credit, status."""
+        meter = self.meters[meter_id]
+        result = self.bus_results.get(meter_id)
+        extra = frozenset(
+            () if result is None or result.ok else (_READ_PROBLEMS[result.status],)
+        )
+        summary = self.site.summary(meter_id, now, extra_problems=extra)
+        live = self.live.get(meter_id, MeterLive())
+        prepaid = self.credit.state(meter, summary, live)
+        if prepaid is not None and prepaid.low:
+            problems = summary.problems | {Status.LOW_CREDIT}
+            summary = replace(
+                summary,
+                problems=problems,
+                status=next(s for s in STATUS_PRIORITY if s in problems),
+            )
+        return MeterView(
+            summary=summary,
+            live=live,
+            prepaid=prepaid,
+            read_status=None if result is None else result.status.value,
+        )
 
     def _snapshot(self, changed: frozenset[str] | None) -> MetersData:
         """Compute the views (of the changed meters only, if given) and the aggregates."""
@@ -611,8 +781,38 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
         )
 
     def _publish(self, changed: frozenset[str] | None) -> None:
-        """Hand fresh statistics to the entities."""
+        """Hand fresh statistics to the entities; tell automations of new low credit."""
         self.async_set_updated_data(self._snapshot(changed))
+        self._announce_low_credit(changed)
+
+    def _announce_low_credit(self, changed: frozenset[str] | None) -> None:
+        """Fire the low-credit event once each time a meter's credit becomes low."""
+        low = self.credit.low
+        before = set(low)
+        for meter_id, view in self.data.meters.items():
+            if changed is not None and meter_id not in changed:
+                continue
+            if view.prepaid is None or not view.prepaid.low:
+                low.discard(meter_id)
+                continue
+            if meter_id in low:
+                continue
+            low.add(meter_id)
+            meter = self.meters[meter_id]
+            assert meter.prepaid is not None
+            self.hass.bus.async_fire(
+                EVENT_LOW_CREDIT,
+                {
+                    "meter": meter_id,
+                    "name": meter.name,
+                    "balance": view.prepaid.balance,
+                    "unit": view.prepaid.unit.value,
+                    "days_left": view.prepaid.days_left,
+                    "threshold": meter.prepaid.threshold,
+                },
+            )
+        if low != before:
+            self._schedule_save()
 
     def _import_statistics(self, meter_id: str, change: Change) -> None:
         """Write the hourly rows a change touched to long-term statistics."""

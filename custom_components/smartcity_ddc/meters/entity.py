@@ -7,7 +7,8 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 
 from ..entity import SmartCityEntity, child_device
-from .coordinator import MeterConfig, MetersCoordinator, MeterView
+from .config import MeterConfig, MeterView
+from .coordinator import MetersCoordinator
 from .engine.model import Medium
 from .engine.stats import MeterSummary
 

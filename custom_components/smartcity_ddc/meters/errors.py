@@ -12,6 +12,8 @@ from ..line import (
     LineTimeoutError,
 )
 from .engine.model import ReadingError, RejectReason
+from .engine.prepaid import LedgerError
+from .engine.sts import TokenError
 
 ERROR_KEYS: Final = ErrorKeys(
     (
@@ -38,3 +40,13 @@ REJECT_KEYS: Final[dict[RejectReason, str]] = {
 def reading_key(err: ReadingError) -> str:
     """Return the translation key that explains a refused reading."""
     return REJECT_KEYS[err.reason]
+
+
+def token_key(err: TokenError) -> str:
+    """Return the translation key that explains a refused STS token (meters_token_<reason>)."""
+    return f"meters_token_{err.reason}"
+
+
+def ledger_key(err: LedgerError) -> str:
+    """Return the translation key that explains a refused top-up (meters_top_up_<reason>)."""
+    return f"meters_top_up_{err.reason}"

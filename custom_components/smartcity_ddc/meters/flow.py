@@ -30,6 +30,7 @@ from ..const import (
 )
 from ..helpers import dropdown, line_pool, number_box
 from ..line import LineError, RegisterKind, Transport
+from .config import MeterConfig
 from .const import (
     CONF_ENTITY,
     CONF_GAP_HOURS,
@@ -48,7 +49,6 @@ from .const import (
     SUBENTRY_METER,
     MeterSource,
 )
-from .coordinator import MeterConfig
 from .engine.model import DEFAULT_LEAK_THRESHOLD, DEFAULT_Q3, DEFAULT_Q4
 from .errors import ERROR_KEYS
 
@@ -399,3 +399,13 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         return self.async_create_entry(
             title=draft[CONF_NAME], data=data, unique_id=data[CONF_METER_ID]
         )
+
+
+class BusSubentryFlow(ConfigSubentryFlow):
+    """Add an RS-485 meter bus to a site (its flow steps are still to come)."""
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Not offered yet."""
+        return self.async_abort(reason="meters_bus_not_ready")

@@ -35,8 +35,11 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .coordinator import MeterConfig, MetersCoordinator, MeterView
+from .config import MeterConfig, MeterView
+from .coordinator import MetersCoordinator
+from .engine.bus import ReadStatus
 from .engine.model import Medium, Signal, Status
+from .engine.prepaid import CreditUnit
 from .engine.stats import SiteAggregate
 from .entity import MeterEntity, SiteEntity
 
@@ -379,7 +382,6 @@ PREPAID_SENSORS: Final = (
     MeterSensorEntityDescription(
         key="balance",
         translation_key="prepaid_balance",
-        state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=2,
         value_fn=lambda v: None if v.prepaid is None else v.prepaid.balance,
     ),
@@ -394,6 +396,18 @@ PREPAID_SENSORS: Final = (
 )
 
 
+#: How the latest read of a bus meter went: "ok" or exactly what went wrong.
+READ_STATUS: Final = MeterSensorEntityDescription(
+    key="read_status",
+    translation_key="bus_read_status",
+    device_class=SensorDeviceClass.ENUM,
+    options=[status.value for status in ReadStatus],
+    entity_category=EntityCategory.DIAGNOSTIC,
+    value_fn=lambda v: v.read_status,
+    exists_fn=lambda meter: meter.on_bus,
+)
+
+
 def meter_sensors(meter: MeterConfig) -> tuple[MeterSensorEntityDescription, ...]:
     """Return the sensors of one meter: its medium's statistics, extras and credit."""
     water = meter.medium is Medium.WATER
@@ -404,7 +418,12 @@ def meter_sensors(meter: MeterConfig) -> tuple[MeterSensorEntityDescription, ...
     prepaid = PREPAID_SENSORS if meter.prepaid else ()
     return tuple(
         description
-        for description in (*statistics, *_EXTRAS[meter.medium], *prepaid)
+        for description in (
+            *statistics,
+            *_EXTRAS[meter.medium],
+            *prepaid,
+            READ_STATUS,
+        )
         if description.exists_fn(meter)
     )
 
@@ -439,13 +458,21 @@ class MeterSensor(MeterEntity, SensorEntity):
     ) -> None:
         """Bind the description; a balance is in the ledger's unit."""
         super().__init__(coordinator, meter, description)
-        if description.device_class is SensorDeviceClass.ENUM:
+        if description.key == "status":
             self._attr_options = [
                 Status.NORMAL.value,
                 *(status.value for status in meter.problems),
             ]
         if description.key == "balance" and meter.prepaid is not None:
-            self._attr_native_unit_of_measurement = meter.prepaid.unit
+            # Money in the currency Home Assistant is set to; kWh as stored energy.
+            if meter.prepaid.unit is CreditUnit.MONEY:
+                self._attr_device_class = SensorDeviceClass.MONETARY
+                self._attr_state_class = SensorStateClass.TOTAL
+                self._attr_native_unit_of_measurement = coordinator.hass.config.currency
+            else:
+                self._attr_device_class = SensorDeviceClass.ENERGY_STORAGE
+                self._attr_state_class = SensorStateClass.MEASUREMENT
+                self._attr_native_unit_of_measurement = UnitOfEnergy.KILO_WATT_HOUR
 
     @property
     def native_value(self) -> StateType | datetime:

@@ -1,9 +1,12 @@
-"""The meter-site actions: record a pushed reading, and correct or remove a wrong one.
+"""The meter-site actions: record a pushed reading, correct or remove a wrong one, record a top-up.
 
-Both are for administrators (and for automations and scripts, which only
+All are for administrators (and for automations and scripts, which only
 administrators write): a reading changes a household's usage statistics for
-weeks. Readings are only pushed to meters whose readings come by the action;
-a meter read from a sensor or a Modbus register takes them from there.
+weeks, a top-up its credit. Readings are only pushed to meters whose readings
+come by the action; a meter read from a sensor, a Modbus register or a bus
+takes them from there. A top-up's amount is the user's (from the receipt):
+an STS token can't be decoded without the utility's key, so it is only
+checked (format, class, not recorded before) and kept against duplicates.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import voluptuous as vol
 from ..const import DOMAIN
 from .const import MeterSource
 from .coordinator import MetersCoordinator
+from .credit import NoIndexError
 from .engine.model import (
     FLAG_NAMES,
     Flag,
@@ -29,10 +33,16 @@ from .engine.model import (
     make_reading,
     parse_index,
 )
-from .errors import reading_key
+from .engine.prepaid import CreditUnit, LedgerError
+from .engine.sts import TokenError
+from .errors import ledger_key, reading_key, token_key
 
 SERVICE_RECORD_WATER_READING: Final = "record_water_reading"
 SERVICE_CORRECT_WATER_READING: Final = "correct_water_reading"
+SERVICE_RECORD_TOP_UP: Final = "record_top_up"
+ATTR_AMOUNT: Final = "amount"
+ATTR_UNIT: Final = "unit"
+ATTR_TOKEN: Final = "token"  # noqa: S105 - the field's name
 ATTR_METER: Final = "meter"
 ATTR_TIMESTAMP: Final = "timestamp"
 ATTR_INDEX: Final = "index"
@@ -63,6 +73,18 @@ CORRECT_WATER_READING_SCHEMA: Final = vol.Schema(
         vol.Required(ATTR_TIMESTAMP): cv.datetime,
         # Without an index the reading is removed.
         vol.Optional(ATTR_INDEX): object,
+    }
+)
+
+
+RECORD_TOP_UP_SCHEMA: Final = vol.Schema(
+    {
+        vol.Required(ATTR_METER): _METER,
+        # Any value: a non-number is refused with a translated explanation.
+        vol.Required(ATTR_AMOUNT): object,
+        vol.Optional(ATTR_UNIT): vol.In([unit.value for unit in CreditUnit]),
+        # 20 digits, maybe grouped: anything longer can't be a token.
+        vol.Optional(ATTR_TOKEN): vol.All(cv.string, vol.Length(max=40)),
     }
 )
 
@@ -154,6 +176,53 @@ async def _async_correct_water_reading(call: ServiceCall) -> None:
         ) from err
 
 
+async def _async_record_top_up(call: ServiceCall) -> None:
+    """Add a top-up to a prepaid meter's ledger."""
+    meter_id: str = call.data[ATTR_METER]
+    coordinator = find_meter(call.hass, meter_id)
+    meter = coordinator.meters[meter_id]
+    placeholders = {"meter": meter_id}
+    if meter.prepaid is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="meters_not_prepaid",
+            translation_placeholders=placeholders,
+        )
+    unit = CreditUnit(call.data.get(ATTR_UNIT, meter.prepaid.unit))
+    amount = call.data[ATTR_AMOUNT]
+    try:
+        coordinator.record_top_up(
+            meter_id,
+            amount
+            if isinstance(amount, int | float | str) and not isinstance(amount, bool)
+            else repr(amount),
+            unit,
+            call.data.get(ATTR_TOKEN),
+        )
+    except TokenError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key=token_key(err),
+            translation_placeholders=placeholders,
+        ) from err
+    except LedgerError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key=ledger_key(err),
+            translation_placeholders={
+                **placeholders,
+                "amount": str(amount)[:64],
+                "unit": unit.value,
+            },
+        ) from err
+    except NoIndexError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="meters_top_up_no_reading",
+            translation_placeholders=placeholders,
+        ) from err
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the meter-site actions (administrators only)."""
@@ -170,4 +239,11 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_CORRECT_WATER_READING,
         _async_correct_water_reading,
         schema=CORRECT_WATER_READING_SCHEMA,
+    )
+    async_register_admin_service(
+        hass,
+        DOMAIN,
+        SERVICE_RECORD_TOP_UP,
+        _async_record_top_up,
+        schema=RECORD_TOP_UP_SCHEMA,
     )

@@ -19,10 +19,10 @@ from ..const import CONF_KIND, DOMAIN, EntryKind
 from ..entity import device_identifier
 from ..helpers import async_prune_devices, async_register_hub
 from ..job import Job
-from . import binary_sensor, diagnostics, sensor, services
-from .const import CONF_METER_ID, SUBENTRY_METER
+from . import binary_sensor, diagnostics, sensor, services, switch
+from .const import CONF_METER_ID, SUBENTRY_BUS, SUBENTRY_METER
 from .coordinator import STORAGE_VERSION, MetersConfigEntry, MetersCoordinator
-from .flow import MetersOptionsFlow, MeterSubentryFlow
+from .flow import BusSubentryFlow, MetersOptionsFlow, MeterSubentryFlow
 
 
 def _store_key(entry_id: str) -> str:
@@ -49,8 +49,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: MetersConfigEntry) -> No
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Delete a removed site's stored history and its repair issue."""
-    ir.async_delete_issue(hass, DOMAIN, f"meters_recorder_missing_{entry.entry_id}")
+    """Delete a removed site's stored history and ledgers, and its repair issues."""
+    registry = ir.async_get(hass)
+    for domain, issue_id in list(registry.issues):
+        if (
+            domain == DOMAIN
+            and issue_id.startswith("meters_")
+            and entry.entry_id in issue_id
+        ):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
     await Store[Any](hass, STORAGE_VERSION, _store_key(entry.entry_id)).async_remove()
 
 
@@ -111,11 +118,12 @@ JOB = Job(
     platforms={
         Platform.BINARY_SENSOR: binary_sensor.entities,
         Platform.SENSOR: sensor.entities,
+        Platform.SWITCH: switch.entities,
     },
     options_flow=MetersOptionsFlow,
     diagnostics=diagnostics.diagnostics,
     async_remove_entry=async_remove_entry,
     async_migrate_entry=async_migrate_entry,
-    subentry_flows={SUBENTRY_METER: MeterSubentryFlow},
+    subentry_flows={SUBENTRY_METER: MeterSubentryFlow, SUBENTRY_BUS: BusSubentryFlow},
     async_setup_services=services.async_setup_services,
 )

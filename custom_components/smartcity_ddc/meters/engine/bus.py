@@ -184,6 +184,10 @@ class MeterBus:
         self._backoff = 0.0
         self._retry_at = 0.0
         self._lock = asyncio.Lock()
+        #: Held for a whole conversation with one meter (an M-Bus selection,
+        #: read and deselection; a relay command and its read-back) or a
+        #: scan: nobody else's request may come in between.
+        self.turn = asyncio.Lock()
         self._writer: asyncio.StreamWriter | None = None
         self._pump: asyncio.Task[None] | None = None
         self._rx = bytearray()
@@ -406,26 +410,31 @@ async def read_bus(
     meters: Iterable[BusMeter],
     *,
     pause: float = 0.0,
+    on_result: Callable[[int, BusReadResult], None] | None = None,
 ) -> list[BusReadResult]:
     """Read meters one after another, yielding to the event loop between them.
 
     A bus that can't be connected gives every remaining meter BUS_ERROR at
     once rather than a connect timeout each (a connection the gateway drops
     is tried again for the next meter); a cancelled read stops at once.
+    ``on_result`` hears each meter's result (by its position) as it comes,
+    so what was read before a cancellation is not lost.
     """
     results: list[BusReadResult] = []
     unreachable: str | None = None
-    for meter in meters:
+    for position, meter in enumerate(meters):
         if unreachable is not None:
-            results.append(
-                BusReadResult(meter.key, ReadStatus.BUS_ERROR, detail=unreachable)
-            )
-            continue
-        failures = bus.stats.connect_failures
-        result = await meter.read(bus)
+            result = BusReadResult(meter.key, ReadStatus.BUS_ERROR, detail=unreachable)
+        else:
+            failures = bus.stats.connect_failures
+            async with bus.turn:
+                result = await meter.read(bus)
+            if bus.stats.connect_failures > failures or bus.retired:
+                unreachable = result.detail or "the bus is unreachable"
         results.append(result)
-        if bus.stats.connect_failures > failures or bus.retired:
-            unreachable = result.detail or "the bus is unreachable"
-        # Let Home Assistant's loop run between meters whatever the bus size.
-        await asyncio.sleep(pause)
+        if on_result is not None:
+            on_result(position, result)
+        if unreachable is None:
+            # Let Home Assistant's loop run between meters whatever the bus size.
+            await asyncio.sleep(pause)
     return results
