@@ -16,6 +16,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.util import dt as dt_util
 
 from ..const import (
     CONF_BAUDRATE,
@@ -141,6 +142,10 @@ class OpenBus:
                 open_relay=open_relay,
                 password=password,
                 operator=operator,
+                # The command's deadline is in the meter's clock: local time
+                # where the site is, which is Home Assistant's time zone (the
+                # host's own may well be UTC).
+                now=dt_util.now,
                 reply_timeout=self.bus.config.timeout,
             )
 

@@ -149,8 +149,14 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
         self.scan_interval = timedelta(
             seconds=int(entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL))
         )
+        # Private (the ledgers hold STS tokens) and written atomically: a
+        # power cut mid-write leaves the previous file, never half of one.
         self.store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.water_{entry.entry_id}"
+            hass,
+            STORAGE_VERSION,
+            f"{DOMAIN}.water_{entry.entry_id}",
+            private=True,
+            atomic_writes=True,
         )
         self.rejected: dict[str, Counter[str]] = {
             meter_id: Counter() for meter_id in self.meters
@@ -405,6 +411,13 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
     async def _async_save_due(self, _now: datetime) -> None:
         """Write the history now."""
         self._save_timer = None
+        await self.store.async_save(self._stored())
+
+    async def _async_save_now(self) -> None:
+        """Write everything now, taking the place of a pending save."""
+        if self._save_timer is not None:
+            self._save_timer()
+            self._save_timer = None
         await self.store.async_save(self._stored())
 
     def _record_from_source(self, meter_id: str, reading: Reading) -> None:
@@ -688,27 +701,30 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
 
     # --- prepaid credit ----------------------------------------------------------------
 
-    def record_top_up(
+    async def async_record_top_up(
         self,
         meter_id: str,
         amount: Decimal | float | str,
         unit: CreditUnit,
         token: str | None,
     ) -> TopUp:
-        """Record a top-up in the meter's ledger, save it and tell automations.
+        """Record a top-up in the meter's ledger, save it at once and tell automations.
 
-        Raises TokenError, LedgerError or credit.NoIndexError.
+        Money is not left waiting for the next save: the action returns once
+        the ledger is on disk. Raises TokenError, LedgerError or
+        credit.NoIndexError.
         """
-        summary = self.site.summary(meter_id, _now())
-        top_up = self.credit.record_top_up(
-            meter_id,
-            at=dt_util.utcnow().timestamp(),
-            amount=amount,
-            unit=unit,
-            token=token,
-            index=summary.index,
-        )
-        self._schedule_save()
+        async with self.work.run():
+            summary = self.site.summary(meter_id, _now())
+            top_up = self.credit.record_top_up(
+                meter_id,
+                at=dt_util.utcnow().timestamp(),
+                amount=amount,
+                unit=unit,
+                token=token,
+                index=summary.index,
+            )
+            await self._async_save_now()
         self._publish(frozenset((meter_id,)))
         meter = self.meters[meter_id]
         prepaid = self.data.meters[meter_id].prepaid

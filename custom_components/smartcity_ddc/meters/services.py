@@ -191,7 +191,7 @@ async def _async_record_top_up(call: ServiceCall) -> None:
     unit = CreditUnit(call.data.get(ATTR_UNIT, meter.prepaid.unit))
     amount = call.data[ATTR_AMOUNT]
     try:
-        coordinator.record_top_up(
+        await coordinator.async_record_top_up(
             meter_id,
             amount
             if isinstance(amount, int | float | str) and not isinstance(amount, bool)

@@ -60,6 +60,9 @@ __all__ = [
 MAX_BUFFER: Final = 4096
 #: Seconds a closing connection may take to send what is still queued.
 CLOSE_TIMEOUT: Final = 1.0
+#: Seconds at least that opening a connection may take (a gateway over a slow
+#: network); a longer reply timeout counts for it too.
+CONNECT_TIMEOUT: Final = 5.0
 
 type StreamPair = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 type Opener = Callable[[BusConfig], Awaitable[StreamPair]]
@@ -217,7 +220,7 @@ class MeterBus:
                 f"{self.config.describe()} is unreachable; next attempt in {self._retry_at - now:.1f} s"
             )
         try:
-            async with asyncio.timeout(self.config.timeout):
+            async with asyncio.timeout(max(self.config.timeout, CONNECT_TIMEOUT)):
                 reader, writer = await self._opener(self.config)
         except (TimeoutError, OSError, ValueError) as err:
             # pyserial raises SerialException (an OSError) or ValueError for
@@ -227,7 +230,7 @@ class MeterBus:
             self._backoff = min(max(self._backoff * 2, 0.5), self._backoff_max)
             self._retry_at = self._clock() + self._backoff
             raise LineConnectionError(
-                f"cannot connect to {self.config.describe()}"
+                f"cannot connect to {self.config.describe()}: {self.stats.last_error}"
             ) from err
         self.stats.connects += 1
         self._backoff = 0.0

@@ -270,7 +270,7 @@ class MeterHistory:
         """Insert a reading where it belongs; return where the index changed.
 
         Raises ReadingError (FUTURE, TOO_OLD, DUPLICATE, BACKWARDS, and with a
-        `max_rate` in m³/h IMPLAUSIBLE) and stores nothing if the reading is
+        `max_rate` per hour IMPLAUSIBLE) and stores nothing if the reading is
         refused. A reading flagged meter-fault changes no usage and returns None.
         """
         t = reading.timestamp
@@ -343,7 +343,7 @@ class MeterHistory:
     def _check_rate(
         self, other: int | None, t: int, value: float, max_rate: float
     ) -> None:
-        """Refuse an index that rises faster than max_rate (m³/h) from or to a stored reading."""
+        """Refuse an index that rises faster than max_rate (per hour) from or to a stored reading."""
         if other is None:
             return
         hours = abs(t - self._t[other]) / HOUR
@@ -353,8 +353,8 @@ class MeterHistory:
         if rise > max_rate * hours + INDEX_RESOLUTION:
             raise ReadingError(
                 RejectReason.IMPLAUSIBLE,
-                f"a rise of {rise:g} m³ in {hours * 60:.0f} min is faster than"
-                f" the meter can run ({max_rate:g} m³/h)",
+                f"a rise of {rise:g} in {hours * 60:.0f} min is faster than"
+                f" the meter can run ({max_rate:g} an hour)",
             )
 
     def correct(self, timestamp: int, index: float | None) -> Change:

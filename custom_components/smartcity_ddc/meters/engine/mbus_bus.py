@@ -17,12 +17,22 @@ from typing import Final
 
 from ...line import LineConnectionError, LineTimeoutError
 from .bus import BusReadResult, MeterBus, ReadStatus
-from .mbus import MBusFrameError, frame_length
+from .mbus import (
+    ACK,
+    START_LONG,
+    START_SHORT,
+    MBusFrameError,
+    frame_length,
+    parse_frame,
+)
 from .mbus_scan import MBusReader, MeterAddress, ReadStatus as MBusStatus
 
 #: Seconds an M-Bus meter may take to answer: 330 bit times at 2400 baud plus
 #: 50 ms (EN 13757-2), plus a gateway's forwarding.
 DEFAULT_REPLY_TIMEOUT: Final = 0.5
+
+#: The characters an M-Bus frame starts with.
+_STARTS: Final = frozenset((ACK, START_SHORT, START_LONG))
 
 #: How an M-Bus read's outcome shows on the bus reader's scale.
 _STATUS: Final = {
@@ -49,9 +59,10 @@ class BusExchange:
     async def __call__(self, request: bytes, expect_reply: bool) -> bytes | None:
         """Send the request; with expect_reply, wait for one whole frame or for silence.
 
-        Bytes that never make a frame (two meters answering at once, noise)
-        come back as they are when the time is up: to the scan they mean a
-        collision, to the reader a bad frame.
+        Noise and the adapter's echo before the meter's frame are skipped
+        (``find_frame``); bytes that never make a frame (two meters answering
+        at once, a corrupted answer) come back as they are when the time is
+        up: to the scan they mean a collision, to the reader a bad frame.
         """
         if not expect_reply:
             await self.bus.broadcast(request)
@@ -59,23 +70,48 @@ class BusExchange:
         heard = bytearray()
 
         def parse(buffer: bytearray) -> bytes | None:
-            """Return one whole frame from the start of the buffer, once it is there."""
+            """Return the meter's frame once the buffer holds it, wherever it starts."""
             heard[:] = buffer
-            try:
-                length = frame_length(bytes(buffer))
-            except MBusFrameError:
-                return None
-            if length is None:
-                return None
-            if len(buffer) > length:
-                # More than one frame's bytes: keep listening until the time is up.
-                return None
-            return bytes(buffer)
+            return find_frame(bytes(buffer), request)
 
         try:
             return await self.bus.exchange(request, parse, self.reply_timeout)
         except LineTimeoutError:
             return bytes(heard) if heard else None
+
+
+def find_frame(buffer: bytes, request: bytes) -> bytes | None:
+    """Return the first sound M-Bus frame in buffer that is not our own request.
+
+    Whatever comes before it is skipped: line noise, and an RS-485 adapter's
+    echo of the request (a frame too, but ours). A frame is sound when it
+    parses: start and stop characters, length and checksum. None while no
+    sound frame is there yet; bytes that never make one (two meters
+    answering at once) stay unanswered until the time is up.
+    """
+    position = 0
+    while position < len(buffer):
+        if buffer[position] not in _STARTS:
+            position += 1
+            continue
+        try:
+            length = frame_length(buffer[position:])
+        except MBusFrameError:
+            position += 1
+            continue
+        if length is None:
+            return None
+        frame = buffer[position : position + length]
+        if frame == request:
+            position += length
+            continue
+        try:
+            parse_frame(frame)
+        except MBusFrameError:
+            position += 1
+            continue
+        return frame
+    return None
 
 
 @dataclass(slots=True)

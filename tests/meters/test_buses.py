@@ -1,0 +1,462 @@
+"""Meters on an RS-485 bus, read by a real meter site through the simulated gateway on 127.0.0.1.
+
+Time is frozen but ticking (the bus waits on the event loop's clock); a
+jump of the clock drives the bus schedule, real TCP I/O still completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import socket
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_OFF, STATE_ON
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.smartcity_ddc.const import DOMAIN
+from custom_components.smartcity_ddc.helpers import line_pool
+from custom_components.smartcity_ddc.meters.coordinator import MetersCoordinator
+from devtools.simulator import MeterBusServer
+
+from .bus_site import (
+    BUS_ID,
+    OLD,
+    PLAIN,
+    PREPAID,
+    bus_meters,
+    bus_site,
+    dlt,
+    electricity,
+    entity_id,
+    mbus,
+    state,
+)
+from .conftest import DAY1, seoul
+from .helpers import at
+
+pytestmark = pytest.mark.freeze_time(DAY1, tick=True)
+
+E101, E102, E103 = "electricity_e101", "electricity_e102", "electricity_e103"
+W201 = "water_w201"
+
+
+@pytest.fixture(autouse=True)
+def _allow_sockets(socket_enabled: None) -> None:
+    """The gateway is a real TCP server on 127.0.0.1."""
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[MeterBusServer]:
+    """The simulated RS-485/TCP gateway with the site's four meters."""
+    from .bus_site import add_meters
+
+    # The test's clock jumps by hours (the loop's clock with it): the bound
+    # is days of that clock; the fixture stops the server after the test.
+    async with MeterBusServer(stop_after=30 * 86400) as server:
+        add_meters(server)
+        yield server
+
+
+@pytest.fixture
+async def site(
+    hass_seoul: HomeAssistant, gateway: MeterBusServer
+) -> AsyncIterator[MockConfigEntry]:
+    """The meter site, set up; its first bus read has finished."""
+    entry = bus_site(gateway.port)
+    entry.add_to_hass(hass_seoul)
+    assert await hass_seoul.config_entries.async_setup(entry.entry_id)
+    await hass_seoul.async_block_till_done(wait_background_tasks=True)
+    yield entry
+    if entry.state is ConfigEntryState.LOADED:
+        await hass_seoul.config_entries.async_unload(entry.entry_id)
+        await hass_seoul.async_block_till_done()
+
+
+def coordinator(entry: MockConfigEntry) -> MetersCoordinator:
+    """Return the site's coordinator."""
+    assert isinstance(entry.runtime_data, MetersCoordinator)
+    return entry.runtime_data
+
+
+async def test_first_read_brings_every_value(
+    hass_seoul: HomeAssistant, site: MockConfigEntry
+) -> None:
+    hass = hass_seoul
+    # The prepaid 2007 meter: everything it has, and its own credit.
+    assert state(hass, site, E101, "index") == pytest.approx(4321.09)
+    assert state(hass, site, E101, "power") == pytest.approx(0.7712)
+    assert state(hass, site, E101, "voltage") == pytest.approx(229.8)
+    assert state(hass, site, E101, "current") == pytest.approx(3.5)
+    assert state(hass, site, E101, "balance") == pytest.approx(12.34)
+    assert state(hass, site, E101, "read_status") == "ok"
+    assert state(hass, site, E101, "status") == "normal"
+    balance = hass.states.get(entity_id(hass, site, E101, "balance"))
+    assert balance is not None
+    assert balance.attributes["unit_of_measurement"] == hass.config.currency
+    assert balance.attributes["device_class"] == "monetary"
+    assert hass.states.get(entity_id(hass, site, E101, "relay", "switch")).state == (
+        STATE_ON
+    )
+    # The plain 2007 meter and the 1997 meter: no credit, no relay.
+    assert state(hass, site, E102, "index") == pytest.approx(10.0)
+    assert state(hass, site, E103, "index") == pytest.approx(77.7)
+    assert state(hass, site, E103, "voltage") == pytest.approx(231.0)
+    assert state(hass, site, E103, "current") == pytest.approx(4.25)
+    # The M-Bus water meter: its volume in m³.
+    assert state(hass, site, W201, "index") == pytest.approx(12.345)
+    assert state(hass, site, W201, "read_status") == "ok"
+    index = hass.states.get(entity_id(hass, site, W201, "index"))
+    assert index is not None
+    assert index.attributes["unit_of_measurement"] == "m³"
+
+
+async def test_the_schedule_reads_the_bus_again(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    hass = hass_seoul
+    dlt(gateway, PLAIN).energy = 11.5
+    mbus(gateway).volume_m3 += 1
+    # Not before the hour is up.
+    await at(hass, freezer, seoul(1, 0, 30))
+    assert state(hass, site, E102, "index") == pytest.approx(10.0)
+    await at(hass, freezer, seoul(1, 1, 1))
+    assert state(hass, site, E102, "index") == pytest.approx(11.5)
+    assert state(hass, site, E102, "last_interval_usage") == pytest.approx(1.5)
+    assert state(hass, site, W201, "index") == pytest.approx(13.345)
+    assert state(hass, site, E102, "readings_today") == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "read_status", "status"),
+    [
+        ({"silent": True}, "no_answer", "communication_fault"),
+        ({"bad_checksum": True}, "checksum", "communication_fault"),
+        ({"wrong_address": "000000000099"}, "wrong_address", "communication_fault"),
+        ({"error_byte": 0x01}, "meter_error", "meter_fault"),
+        ({"non_bcd": True}, "bad_data", "meter_fault"),
+    ],
+)
+async def test_each_fault_is_a_clear_status_and_no_wrong_value(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+    fault: dict[str, object],
+    read_status: str,
+    status: str,
+) -> None:
+    hass = hass_seoul
+    meter = dlt(gateway, PLAIN)
+    meter.energy = 19.0
+    for name, setting in fault.items():
+        setattr(meter.faults, name, setting)
+    await at(hass, freezer, seoul(1, 1, 1))
+    assert state(hass, site, E102, "read_status") == read_status
+    assert state(hass, site, E102, "status") == status
+    problem = entity_id(hass, site, E102, status, "binary_sensor")
+    assert hass.states.get(problem).state == STATE_ON
+    # The index stays the last sound one; live values are unknown, not stale.
+    assert state(hass, site, E102, "index") == pytest.approx(10.0)
+    assert state(hass, site, E102, "power") is None
+    assert state(hass, site, E102, "readings_today") == 1
+    # The other meters on the same bus are read as ever.
+    assert state(hass, site, E101, "read_status") == "ok"
+    assert state(hass, site, W201, "read_status") == "ok"
+    # Once the meter answers soundly, its status clears and its index moves.
+    meter.faults.clear()
+    await at(hass, freezer, seoul(1, 2, 1))
+    assert state(hass, site, E102, "read_status") == "ok"
+    assert state(hass, site, E102, "status") == "normal"
+    assert state(hass, site, E102, "index") == pytest.approx(19.0)
+    assert hass.states.get(problem).state == STATE_OFF
+
+
+@pytest.mark.parametrize(
+    ("fault", "read_status", "status"),
+    [
+        ({"silent": True}, "no_answer", "communication_fault"),
+        ({"bad_checksum": True}, "checksum", "communication_fault"),
+        ({"error_flags": 0x04}, "meter_error", "meter_fault"),
+        ({"status": 0x02}, "meter_error", "meter_fault"),
+    ],
+)
+async def test_mbus_faults_are_a_clear_status_and_no_wrong_value(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+    fault: dict[str, object],
+    read_status: str,
+    status: str,
+) -> None:
+    hass = hass_seoul
+    meter = mbus(gateway)
+    meter.volume_m3 += 5
+    for name, setting in fault.items():
+        setattr(meter, name, setting)
+    await at(hass, freezer, seoul(1, 1, 1))
+    assert state(hass, site, W201, "read_status") == read_status
+    assert state(hass, site, W201, "status") == status
+    assert state(hass, site, W201, "index") == pytest.approx(12.345)
+
+
+async def test_bus_faults_still_read(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An adapter's echo, noise around answers and answers in pieces read as ever."""
+    hass = hass_seoul
+    gateway.echo = True
+    gateway.noise = 3
+    gateway.split = 3
+    dlt(gateway, PLAIN).energy = 12.25
+    await at(hass, freezer, seoul(1, 1, 1))
+    for part in (E101, E102, E103, W201):
+        assert state(hass, site, part, "read_status") == "ok", part
+    assert state(hass, site, E102, "index") == pytest.approx(12.25)
+
+
+async def test_gateway_restart_between_reads(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    hass = hass_seoul
+    await gateway.restart()
+    dlt(gateway, OLD).energy = 80.0
+    await at(hass, freezer, seoul(1, 1, 1))
+    # The connection the restart dropped is opened again for the next read.
+    assert state(hass, site, E103, "index") == pytest.approx(80.0)
+    assert state(hass, site, E101, "read_status") == "ok"
+
+
+def _closed_port() -> int:
+    """Return a loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_unreachable_bus_raises_a_repair_after_two_reads(
+    hass_seoul: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    hass = hass_seoul
+    entry = bus_site(_closed_port())
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # Set up all the same: the site's other sources don't wait for the bus.
+    assert entry.state is ConfigEntryState.LOADED
+    for part in (E101, E102, E103, W201):
+        assert state(hass, entry, part, "read_status") == "bus_error"
+        assert state(hass, entry, part, "status") == "communication_fault"
+        assert state(hass, entry, part, "index") is None
+    issue_id = f"meters_bus_unreachable_{entry.entry_id}_{BUS_ID}"
+    issues = ir.async_get(hass)
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+    await at(hass, freezer, seoul(1, 1, 1))
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "meters_bus_unreachable"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["bus"] == "Collector A"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_silent_meter_raises_a_repair_after_a_day(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    hass = hass_seoul
+    issues = ir.async_get(hass)
+    issue_id = f"meters_meter_silent_{site.entry_id}_e103"
+    dlt(gateway, OLD).faults.silent = True
+    await at(hass, freezer, seoul(1, 12, 1))
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+    await at(hass, freezer, seoul(2, 0, 2))
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "title": "Hanbit Apartments",
+        "meter": "Unit 103",
+        "address": OLD,
+        "status": "no_answer",
+    }
+    dlt(gateway, OLD).faults.clear()
+    await at(hass, freezer, seoul(2, 1, 3))
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_relay_trip_and_close_are_confirmed_by_the_meter(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    hass = hass_seoul
+    relay = entity_id(hass, site, E101, "relay", "switch")
+    meter = dlt(gateway, PREPAID)
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": relay}, blocking=True
+    )
+    assert meter.relay_open
+    assert hass.states.get(relay).state == STATE_OFF
+    # The next read reports the open relay as the meter's status.
+    await at(hass, freezer, seoul(1, 1, 1))
+    assert state(hass, site, E101, "status") == "relay_open"
+    assert state(hass, site, E101, "power") == 0
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": relay}, blocking=True
+    )
+    assert not meter.relay_open
+    assert hass.states.get(relay).state == STATE_ON
+
+
+async def test_relay_refused_with_a_wrong_password(
+    hass_seoul: HomeAssistant, gateway: MeterBusServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    hass = hass_seoul
+    meters = bus_meters()
+    meters[0] = {**meters[0], "meter_password": "02999999"}
+    entry = bus_site(gateway.port, meters)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    relay = entity_id(hass, entry, E101, "relay", "switch")
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            "switch", "turn_off", {"entity_id": relay}, blocking=True
+        )
+    assert raised.value.translation_key == "meters_relay_refused"
+    assert not dlt(gateway, PREPAID).relay_open
+    assert hass.states.get(relay).state == STATE_ON
+    issue_id = f"meters_relay_refused_{entry.entry_id}_e101"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    # Neither secret is written anywhere.
+    assert "02999999" not in caplog.text
+    assert "02000000" not in caplog.text
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_closing_a_meter_without_credit_is_not_confirmed(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The meter takes the command but keeps the supply cut: the switch says so."""
+    hass = hass_seoul
+    meter = dlt(gateway, PREPAID)
+    meter.remaining_money = 0.0
+    meter.advance(60)
+    assert meter.relay_open
+    relay = entity_id(hass, site, E101, "relay", "switch")
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            "switch", "turn_on", {"entity_id": relay}, blocking=True
+        )
+    assert raised.value.translation_key == "meters_relay_not_confirmed"
+    assert hass.states.get(relay).state == STATE_OFF
+
+
+async def test_only_switchable_meters_have_a_relay(
+    hass_seoul: HomeAssistant, site: MockConfigEntry
+) -> None:
+    registry_ids = {
+        entity.unique_id
+        for entity in hass_seoul.data["entity_registry"].entities.values()
+        if entity.domain == "switch" and entity.platform == DOMAIN
+    }
+    assert registry_ids == {f"{site.entry_id}_{E101}_relay"}
+
+
+async def test_the_bus_is_shared_and_never_a_ddcs_line(
+    hass_seoul: HomeAssistant, gateway: MeterBusServer
+) -> None:
+    """Two sites on one gateway share one connection; a DDC's line there is refused."""
+    hass = hass_seoul
+    first = bus_site(gateway.port, [electricity("e401", "Shop 401", PLAIN)])
+    second = bus_site(
+        gateway.port, [electricity("e402", "Shop 402", OLD, version=1997)]
+    )
+    for entry in (first, second):
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert state(hass, first, "electricity_e401", "read_status") == "ok"
+    assert state(hass, second, "electricity_e402", "read_status") == "ok"
+    assert gateway.open_connections == 1
+    pool = line_pool(hass)
+    from custom_components.smartcity_ddc.line import (
+        LineConfig,
+        LineConflictError,
+        Transport,
+    )
+
+    with pytest.raises(LineConflictError):
+        pool.acquire(
+            LineConfig(
+                transport=Transport.RTU_OVER_TCP, host="127.0.0.1", port=gateway.port
+            )
+        )
+    for entry in (first, second):
+        await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_reload_during_a_read_stops_it_and_keeps_what_was_read(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    hass = hass_seoul
+    # Each DL/T645 meter takes a while to answer: a read of the bus takes
+    # seconds, and the old entry waits only a moment for it before stopping it.
+    for nameplate in (PREPAID, PLAIN, OLD):
+        dlt(gateway, nameplate).faults.reply_delay = 0.1
+    dlt(gateway, PREPAID).energy = 4330.0
+    old = coordinator(site)
+    old.work.drain = 0.05
+    old_bus = old.buses[BUS_ID].bus
+    first = dict(old.bus_results)
+    freezer.move_to(seoul(1, 1, 1))
+    async_fire_time_changed(hass, seoul(1, 1, 1))
+    # Wait until the first meter of the read is done, the read still going.
+    for _ in range(200):
+        if old.bus_results["e101"] is not first["e101"]:
+            break
+        await asyncio.sleep(0.02)
+    assert old.bus_results["e101"].values["energy"] == 4330.0
+    assert old.work.busy
+    assert await hass.config_entries.async_reload(site.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert old_bus.retired
+    assert not old.work.busy
+    # The old read stopped before it reached the third meter.
+    assert old.bus_results["e103"] is first["e103"]
+    new = coordinator(site)
+    assert new is not old
+    # The old read's reading of e101 was kept (saved as the old entry
+    # unloaded); the new entry read the bus again at setup.
+    assert state(hass, site, E101, "index") == pytest.approx(4330.0)
+    assert state(hass, site, E101, "readings_today") == 3
+    assert state(hass, site, E101, "read_status") == "ok"
+    assert state(hass, site, E103, "read_status") == "ok"
