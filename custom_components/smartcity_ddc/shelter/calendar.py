@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Final
+from typing import Final, NamedTuple
 
 from homeassistant.components.calendar import (
     CalendarEntity,
@@ -33,8 +32,7 @@ SCHEDULE = CalendarEntityDescription(key="schedule", translation_key="schedule")
 MAX_RANGE_DAYS: Final = 92
 
 
-@dataclass(frozen=True, slots=True)
-class _DailyWindow:
+class _DailyWindow(NamedTuple):
     """A schedule window the DDC follows every day, with its unit's name."""
 
     uid: str

@@ -343,8 +343,6 @@ MAX_PROFILE_ALIASES: Final = 100
 #: of a list multiplies (a 400-byte "billion laughs" document expands to a
 #: billion strings).
 MAX_PROFILE_NODES: Final = 5_000
-#: libyaml's parser when PyYAML has it (ten times faster), else PyYAML's own.
-_LOADER: Final[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _issue(message: str, mark: Any = None, path: str = "") -> ProfileError:
@@ -395,17 +393,20 @@ def _check_flow_depth(text: str) -> None:
         elif char in "[{":
             depth += 1
             if depth > MAX_PROFILE_DEPTH:
-                raise ProfileError(
-                    [
-                        ProfileIssue(
-                            "", f"nested deeper than {MAX_PROFILE_DEPTH} levels", line
-                        )
-                    ]
-                )
+                raise ProfileError([ProfileIssue("", _TOO_DEEP, line)])
         elif char in "]}":
             depth = max(depth - 1, 0)
         previous = char
         position += 1
+
+
+_TOO_DEEP: Final = f"nested deeper than {MAX_PROFILE_DEPTH} levels"
+
+
+def _refuse_over(count: int, limit: int, message: str, mark: Any) -> None:
+    """Raise a ProfileError at mark when count went past limit."""
+    if count > limit:
+        raise _issue(message, mark)
 
 
 def _check_shape(loader: Any) -> None:
@@ -415,26 +416,29 @@ def _check_shape(loader: Any) -> None:
     depth = aliases = values = 0
     while loader.check_event():
         event = loader.get_event()
+        mark = event.start_mark
         if isinstance(event, yaml.NodeEvent):
             values += 1
-            if values > MAX_PROFILE_NODES:
-                raise _issue(f"more than {MAX_PROFILE_NODES} values", event.start_mark)
+            _refuse_over(
+                values, MAX_PROFILE_NODES, f"more than {MAX_PROFILE_NODES} values", mark
+            )
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
-            if depth > MAX_PROFILE_DEPTH:
-                raise _issue(
-                    f"nested deeper than {MAX_PROFILE_DEPTH} levels",
-                    event.start_mark,
-                )
+            _refuse_over(depth, MAX_PROFILE_DEPTH, _TOO_DEEP, mark)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
         elif isinstance(event, yaml.AliasEvent):
             aliases += 1
-            if aliases > MAX_PROFILE_ALIASES:
-                raise _issue(
-                    f"more than {MAX_PROFILE_ALIASES} aliases (*name)",
-                    event.start_mark,
-                )
+            _refuse_over(
+                aliases,
+                MAX_PROFILE_ALIASES,
+                f"more than {MAX_PROFILE_ALIASES} aliases (*name)",
+                mark,
+            )
+
+
+#: libyaml's parser when PyYAML has it (ten times faster), else PyYAML's own.
+_LOADER: Final[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _parse_text(text: str) -> tuple[Any, dict[str, int]]:
@@ -469,11 +473,7 @@ def _parse_text(text: str) -> tuple[Any, dict[str, int]]:
                 )
             if depth > MAX_PROFILE_DEPTH:
                 # Only an alias inside the collection it names gets here.
-                raise _issue(
-                    f"nested deeper than {MAX_PROFILE_DEPTH} levels",
-                    node.start_mark,
-                    path,
-                )
+                raise _issue(_TOO_DEEP, node.start_mark, path)
             lines.setdefault(path, node.start_mark.line + 1)
             if isinstance(node, yaml.MappingNode):
                 result: dict[Any, Any] = {}
