@@ -113,7 +113,7 @@ def write_test_ca(directory: Path, name: str = "ca") -> tuple[Path, Any, Any]:
     return path, cert, key
 
 
-def _write_server_cert(directory: Path) -> tuple[Path, Path, Path]:
+def write_server_cert(directory: Path) -> tuple[Path, Path, Path]:
     """Write a CA and a server certificate for 127.0.0.1 signed by it."""
 
     ca_path, ca_cert, ca_key = write_test_ca(directory)
@@ -264,7 +264,7 @@ class MariaDbServer:
                 + result.stderr.decode(errors="replace")[-2000:]
             )
         if self.tls:
-            self.ca_file, cert, key = _write_server_cert(self.base)
+            self.ca_file, cert, key = write_server_cert(self.base)
             self._tls_args = [
                 f"--ssl-ca={self.ca_file}",
                 f"--ssl-cert={cert}",

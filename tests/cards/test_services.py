@@ -174,13 +174,17 @@ async def test_full_numbers_are_refused_to_a_read_only_user(
     assert "not an administrator" in caplog.text
 
 
-async def test_automations_and_scripts_count_as_administrators(
+async def test_calls_without_a_user_get_no_full_numbers(
     hass: HomeAssistant, card_table: CardTable, setup_cards: MockConfigEntry
 ) -> None:
+    # Only a person calling the action directly gets them (see test_traces.py
+    # for scripts and automations).
     card_table.insert(*CARDS)
     await setup_cards.runtime_data.async_sync_now()
-    response = await get_cards(hass, setup_cards, None, full_numbers=True)
-    assert response["full_numbers"] is True
+    with pytest.raises(ServiceValidationError) as err:
+        await get_cards(hass, setup_cards, None, full_numbers=True)
+    assert err.value.translation_key == "cards_full_numbers_direct_only"
+    assert (await get_cards(hass, setup_cards, None))["count"] == 4
 
 
 async def test_a_deleted_user_gets_masked_numbers(

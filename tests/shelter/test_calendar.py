@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
+import time
 from typing import Any
 
+from homeassistant.auth.const import GROUP_ID_USER
+from homeassistant.components.calendar import DATA_COMPONENT as CALENDAR_COMPONENT
 from homeassistant.const import STATE_OFF, STATE_ON, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from pytest_homeassistant_custom_component.common import (
+    CLIENT_ID,
+    MockConfigEntry,
+    MockUser,
+)
+from pytest_homeassistant_custom_component.typing import (
+    ClientSessionGenerator,
+    WebSocketGenerator,
+)
 
+from custom_components.smartcity_ddc.shelter.calendar import MAX_RANGE_DAYS
 from devtools.simulator import DO_PORTS, ShelterDdc
 from tests.conftest import SEOUL
 
 CALENDAR = "calendar.ddc_1_127_0_0_1_schedule"
+#: Korea's offset as a fixed one: for year 1 the zone database gives Seoul's
+#: local mean time (8:27:52 ahead of UTC), an offset the calendar API cannot parse.
+KST = timezone(timedelta(hours=9))
 
 
 @pytest.fixture
@@ -117,3 +131,134 @@ async def test_no_events_when_nothing_follows_a_schedule(
     assert hass.states.get(CALENDAR).state == STATE_OFF
     day = datetime(2026, 1, 5, tzinfo=SEOUL)
     assert await _events(hass_client, day, day + timedelta(days=2)) == []
+
+
+async def _ask(
+    hass_client: ClientSessionGenerator, token: str, start: datetime, end: datetime
+) -> tuple[int, Any, float]:
+    """Ask the calendar API as the token's user; return status, body and seconds taken."""
+    session = await hass_client(token)
+    started = time.perf_counter()
+    response = await session.get(
+        f"/api/calendars/{CALENDAR}",
+        params={"start": start.isoformat(), "end": end.isoformat()},
+    )
+    body = await response.json()
+    return response.status, body, time.perf_counter() - started
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (datetime(2000, 1, 1, tzinfo=SEOUL), datetime(2100, 1, 1, tzinfo=SEOUL)),
+        (datetime(1, 1, 2, tzinfo=KST), datetime(9999, 12, 30, tzinfo=KST)),
+    ],
+    ids=["a-century", "year-1-to-9999"],
+)
+async def test_a_read_only_user_cannot_make_the_calendar_work_for_years(
+    hass: HomeAssistant,
+    schedule: ShelterDdc,
+    setup_platforms: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    hass_read_only_access_token: str,
+    start: datetime,
+    end: datetime,
+) -> None:
+    status, body, seconds = await _ask(
+        hass_client, hass_read_only_access_token, start, end
+    )
+    # Home Assistant's calendar API answers a refused range with 500 and the message.
+    assert status == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert f"at most {MAX_RANGE_DAYS} days" in body["message"]
+    assert seconds < 0.2
+
+
+async def test_the_longest_range_is_answered_in_full_and_fast(
+    hass: HomeAssistant,
+    schedule: ShelterDdc,
+    setup_platforms: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    hass_read_only_access_token: str,
+) -> None:
+    start = datetime(2026, 1, 5, tzinfo=SEOUL)
+    status, events, seconds = await _ask(
+        hass_client,
+        hass_read_only_access_token,
+        start,
+        start + timedelta(days=MAX_RANGE_DAYS),
+    )
+    assert status == HTTPStatus.OK
+    # Four evening windows from the day before, then five windows a day.
+    assert len(events) == 4 + 5 * MAX_RANGE_DAYS
+    last_day = (start + timedelta(days=MAX_RANGE_DAYS - 1)).date().isoformat()
+    assert events[-1]["start"]["dateTime"] == f"{last_day}T18:00:00+09:00"
+    assert seconds < 0.5
+
+
+async def test_the_first_and_last_days_there_are(
+    hass: HomeAssistant, schedule: ShelterDdc, setup_platforms: MockConfigEntry
+) -> None:
+    # Home Assistant's own API cannot carry these to the entity (it overflows
+    # converting them to UTC), but an automation's template can.
+    calendar = hass.data[CALENDAR_COMPONENT].get_entity(CALENDAR)
+    assert calendar is not None
+    first = await calendar.async_get_events(
+        hass, datetime(1, 1, 1, tzinfo=SEOUL), datetime(1, 1, 2, tzinfo=SEOUL)
+    )
+    assert [(e.summary, e.start.isoformat()) for e in first][:2] == [
+        ("Heated bench 1", "0001-01-01T07:00:00+08:27:52"),
+        ("Interior light 1", "0001-01-01T18:00:00+08:27:52"),
+    ]
+    last = await calendar.async_get_events(
+        hass,
+        datetime(9999, 12, 31, tzinfo=SEOUL),
+        datetime(9999, 12, 31, 23, 59, tzinfo=SEOUL),
+    )
+    # The evening windows of the day before run into the range; those of the
+    # last day would end after it, so they are left out.
+    assert [(e.summary, e.start.day) for e in last] == [
+        ("Interior light 1", 30),
+        ("Interior light 2", 30),
+        ("Cooler/heater", 30),
+        ("Heat-recovery ventilator", 30),
+        ("Heated bench 1", 31),
+    ]
+
+
+@pytest.fixture
+async def user_token(hass: HomeAssistant) -> str:
+    """An access token of a user who is not an administrator (the "Users" group)."""
+    group = await hass.auth.async_get_group(GROUP_ID_USER)
+    user = MockUser(groups=[group]).add_to_hass(hass)
+    refresh = await hass.auth.async_create_refresh_token(user, CLIENT_ID)
+    return hass.auth.async_create_access_token(refresh)
+
+
+async def test_the_get_events_action_refuses_a_long_range(
+    hass: HomeAssistant,
+    schedule: ShelterDdc,
+    setup_platforms: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+    user_token: str,
+) -> None:
+    # Read-only users may not call actions; any other user may.
+    client = await hass_ws_client(hass, user_token)
+    started = time.perf_counter()
+    await client.send_json_auto_id(
+        {
+            "type": "call_service",
+            "domain": "calendar",
+            "service": "get_events",
+            "target": {"entity_id": CALENDAR},
+            "service_data": {
+                "start_date_time": "2000-01-01 00:00:00",
+                "duration": {"days": 36525},
+            },
+            "return_response": True,
+        }
+    )
+    answer = await client.receive_json()
+    assert time.perf_counter() - started < 0.2
+    assert not answer["success"]
+    assert answer["error"]["translation_key"] == "shelter_calendar_range_too_long"
+    assert answer["error"]["translation_placeholders"] == {"days": str(MAX_RANGE_DAYS)}

@@ -8,13 +8,17 @@ from ..helpers import ErrorKeys
 from .engine.errors import (
     CardSyncAuthError,
     CardSyncCaFileError,
+    CardSyncCleartextPasswordError,
     CardSyncColumnMissingError,
     CardSyncConnectionError,
+    CardSyncInsecureServerError,
+    CardSyncPasswordEncodingError,
     CardSyncPermissionError,
     CardSyncStoreError,
     CardSyncTableMissingError,
     CardSyncTimeoutError,
     CardSyncTlsError,
+    CardSyncTlsNotOfferedError,
     CardSyncUnknownDatabaseError,
     InvalidTableNameError,
 )
@@ -22,8 +26,12 @@ from .engine.errors import (
 ERROR_KEYS: Final = ErrorKeys(
     (
         (CardSyncAuthError, "cards_invalid_auth"),
+        (CardSyncPasswordEncodingError, "cards_password_encoding"),
         (CardSyncCaFileError, "cards_ca_file"),
+        (CardSyncTlsNotOfferedError, "cards_tls_not_offered"),
         (CardSyncTlsError, "cards_tls_error"),
+        (CardSyncCleartextPasswordError, "cards_cleartext_password"),
+        (CardSyncInsecureServerError, "cards_insecure_server"),
         (CardSyncTimeoutError, "cards_timeout"),
         (CardSyncConnectionError, "cards_cannot_connect"),
         (CardSyncUnknownDatabaseError, "cards_unknown_database"),
@@ -39,6 +47,8 @@ ERROR_KEYS: Final = ErrorKeys(
 #: The form field each error belongs to in the connection step (the rest: the whole form).
 ERROR_FIELDS: Final = {
     "cards_ca_file": "tls_ca_file",
+    "cards_tls_not_offered": "tls",
+    "cards_password_encoding": "password",
     "cards_invalid_table_name": "table",
     "cards_unknown_database": "database",
     "cards_table_missing": "table",

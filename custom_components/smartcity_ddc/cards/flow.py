@@ -194,8 +194,10 @@ class CardsFlowMixin(ConfigFlow):
             vol.Required(
                 CONF_TABLE, default=draft.get(CONF_TABLE, DEFAULT_TABLE)
             ): _TEXT,
+            # On unless turned off: with TLS on, a server that does not
+            # offer it gets nothing, and the form says how to go on.
             vol.Required(
-                CONF_TLS, default=draft.get(CONF_TLS, False)
+                CONF_TLS, default=draft.get(CONF_TLS, True)
             ): selector.BooleanSelector(),
             vol.Optional(
                 CONF_TLS_CA_FILE, default=draft.get(CONF_TLS_CA_FILE, "")

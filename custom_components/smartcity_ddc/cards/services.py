@@ -14,7 +14,11 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import (
+    config_validation as cv,
+    script as script_helper,
+    trace as trace_helper,
+)
 import voluptuous as vol
 
 from ..const import CONF_KIND, DOMAIN, LOGGER, EntryKind
@@ -66,13 +70,23 @@ def _coordinator(hass: HomeAssistant, call: ServiceCall) -> CardsCoordinator:
     return entry.runtime_data
 
 
-async def _is_admin(hass: HomeAssistant, context: Context) -> bool:
-    """Return True when the caller may see full card numbers."""
-    # Calls without a user come from automations and scripts, which only
-    # administrators can write; Home Assistant's admin-only actions treat
-    # them the same way.
-    if context.user_id is None:
+def _in_script_or_automation() -> bool:
+    """Return True while a script or an automation runs the action."""
+    # Home Assistant keeps a run's trace, responses included, in memory and
+    # in .storage/trace.saved_traces: an ordinary file, unlike the card
+    # registry. Both context variables exist from 2021 to at least 2026.11;
+    # looked up by name, so a release without them does not break the action.
+    trace_id_get = getattr(trace_helper, "trace_id_get", None)
+    if trace_id_get is not None and trace_id_get() is not None:
         return True
+    script_stack = getattr(script_helper, "script_stack_cv", None)
+    return script_stack is not None and bool(script_stack.get())
+
+
+async def _is_admin(hass: HomeAssistant, context: Context) -> bool:
+    """Return True when the caller is a user with administrator rights."""
+    if context.user_id is None:
+        return False
     user = await hass.auth.async_get_user(context.user_id)
     return user is not None and user.is_admin
 
@@ -87,6 +101,14 @@ async def _async_sync_cards(call: ServiceCall) -> ServiceResponse:
 async def _async_get_cards(call: ServiceCall) -> ServiceResponse:
     """Return the registered cards, masked unless an administrator asks for full numbers."""
     coordinator = _coordinator(call.hass, call)
+    if call.data[ATTR_FULL_NUMBERS] and (
+        call.context.user_id is None or _in_script_or_automation()
+    ):
+        # Full numbers go only to a person at the screen, never into a trace.
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="cards_full_numbers_direct_only",
+        )
     full = bool(call.data[ATTR_FULL_NUMBERS]) and await _is_admin(
         call.hass, call.context
     )

@@ -8,11 +8,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 
-from ..const import CONF_KIND, DOMAIN, EntryKind
+from ..const import CONF_KIND, DOMAIN, LOGGER, EntryKind
 from ..helpers import async_register_hub
 from ..job import Job
 from . import binary_sensor, diagnostics, repairs, sensor, services
-from .const import CONF_GROUPS
+from .const import CONF_GROUPS, CONF_TLS
 from .coordinator import CardsConfigEntry, CardsCoordinator, async_db_settings
 from .engine.database import CardDatabase
 from .engine.errors import CardSyncError
@@ -22,7 +22,29 @@ from .flow import CardsOptionsFlow
 from .store import CardsStore
 
 #: Repair issues a card sync raises, by the entry they belong to.
-_ISSUES = ("cards_rejected_{}", "cards_unknown_group_{}")
+_ISSUES = ("cards_rejected_{}", "cards_unknown_group_{}", "cards_no_tls_{}")
+
+
+def _async_update_tls_issue(hass: HomeAssistant, entry: CardsConfigEntry) -> None:
+    """Warn while a card sync reads personal data over an unencrypted connection."""
+    issue_id = f"cards_no_tls_{entry.entry_id}"
+    if entry.data.get(CONF_TLS):
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    LOGGER.warning(
+        "%s connects to its database without TLS: the login and the card data "
+        "cross the network readable",
+        entry.title,
+    )
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="cards_no_tls",
+        translation_placeholders={"title": entry.title},
+    )
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: CardsConfigEntry) -> None:
@@ -41,6 +63,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: CardsConfigEntry) -> Non
             translation_key=ERROR_KEYS.key(err),
             translation_placeholders={"error": str(err)},
         ) from err
+    _async_update_tls_issue(hass, entry)
     coordinator = CardsCoordinator(hass, entry, engine, database)
     entry.runtime_data = coordinator
     coordinator.data = coordinator.build_data()

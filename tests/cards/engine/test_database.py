@@ -18,8 +18,10 @@ from custom_components.smartcity_ddc.cards.engine.database import (
 from custom_components.smartcity_ddc.cards.engine.errors import (
     CardSyncAuthError,
     CardSyncCaFileError,
+    CardSyncClosedError,
     CardSyncColumnMissingError,
     CardSyncConnectionError,
+    CardSyncPasswordEncodingError,
     CardSyncPermissionError,
     CardSyncQueryError,
     CardSyncTableMissingError,
@@ -297,3 +299,85 @@ async def test_a_column_dropped_under_the_sync_is_named(card_table: CardTable) -
         await database.fetch(None, 10, 10)
     assert err.value.columns == ["ho_code"]
     await database.close()
+
+
+def user_connections(card_table: CardTable) -> int:
+    """Count the server's connections of the application user (processlist)."""
+    rows = card_table.server.execute(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = %s",
+        (card_table.account.user,),
+    )
+    return int(rows[0][0])
+
+
+async def settled_connections(card_table: CardTable, expected: int) -> int:
+    """Return the user's connection count once it reaches expected (or after 3 s)."""
+    # The server notices a closed socket a moment after the client closed it.
+    for _ in range(60):
+        if (count := user_connections(card_table)) == expected:
+            return count
+        await asyncio.sleep(0.05)
+    return user_connections(card_table)
+
+
+async def test_a_password_beyond_latin1_logs_in(card_table: CardTable) -> None:
+    # The server hashes what its creator's client sent: UTF-8.
+    password = "관리실-비밀번호-é"
+    card_table.server.execute(
+        f"ALTER USER '{card_table.account.user}'@'{HOST}' IDENTIFIED BY %s",
+        (password,),
+    )
+    info = await check(card_table, password=password)
+    assert "MariaDB" in info.server_version  # type: ignore[attr-defined]
+    with pytest.raises(CardSyncAuthError):
+        await check(card_table, password="관리실-비밀번호-e")
+
+
+def test_a_password_that_is_not_text_is_a_clear_error(card_table: CardTable) -> None:
+    with pytest.raises(CardSyncPasswordEncodingError):
+        CardDatabase(card_table.settings(password="half a \ud800 surrogate"))
+
+
+async def test_a_statement_cut_off_by_close_opens_no_new_connection(
+    card_table: CardTable,
+) -> None:
+    database = CardDatabase(card_table.settings())
+    await database.check()
+    assert await settled_connections(card_table, 1) == 1
+    admin = card_table.server.admin(card_table.account.database)
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("LOCK TABLES t_card_issue_if WRITE")
+        # The statement waits for the lock when close() cuts its connection.
+        statement = asyncio.create_task(database.max_idx())
+        for _ in range(100):
+            waiting = card_table.server.execute(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                "WHERE USER = %s AND INFO LIKE 'SELECT MAX(idx)%%'",
+                (card_table.account.user,),
+            )
+            if waiting[0][0]:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            pytest.fail("the statement never reached the server")
+        await database.close()
+        with pytest.raises(CardSyncClosedError):
+            await statement
+    finally:
+        admin.close()
+    # Nothing retried on a connection of its own after the close.
+    assert await settled_connections(card_table, 0) == 0
+    with pytest.raises(CardSyncClosedError):
+        await database.max_idx()
+    assert user_connections(card_table) == 0
+
+
+async def test_close_ends_every_connection_of_the_pool(card_table: CardTable) -> None:
+    database = CardDatabase(card_table.settings(), pool_size=2)
+    await database.check()
+    # Two statements at once need two connections.
+    await asyncio.gather(database.max_idx(), database.fetch(None, 10, 10))
+    assert await settled_connections(card_table, 2) == 2
+    await database.close()
+    assert await settled_connections(card_table, 0) == 0

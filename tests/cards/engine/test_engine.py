@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+import json
 
 import pytest
 
@@ -425,4 +426,129 @@ async def test_a_large_batch_lets_other_tasks_run(card_table: CardTable) -> None
     # Applying 250 rows yielded to the loop (every 100 rows) in between.
     assert seen[SyncStep.APPLIED] - seen[SyncStep.READ] >= 2
     assert repr(RawRow(5, (b"8800000001",))) == "RawRow(idx=5)"
+    await engine.close()
+
+
+async def test_card_numbers_are_one_card_in_either_case(
+    engine: Engine, card_table: CardTable
+) -> None:
+    idxs = card_table.insert(
+        issue("04a1b2c3d4e5f6", "홍길동"),
+        issue("88ab-0001", "김철수"),
+        delete("04A1B2C3D4E5F6"),
+        issue("88AB-0001", "김철수", "B"),
+    )
+    summary = await engine.sync.sync()
+    assert (summary.issued, summary.deleted) == (3, 1)
+    # One registered card, kept in upper case, updated by the second spelling.
+    assert dict(engine.sync.records) == {
+        "88AB-0001": {
+            "name": "김철수", "group": "B", "dong": "101", "ho": "1203",
+            "idx": idxs[3], "updated": NOW.isoformat(),
+        }
+    }  # fmt: skip
+    deleted = [e for e in engine.events if e.kind is EventKind.DELETED]
+    assert [(e.masked_card_number, e.known) for e in deleted] == [("****E5F6", True)]
+    replaced = [e.known for e in engine.events if e.kind is EventKind.ISSUED]
+    assert replaced == [False, False, True]
+
+
+async def test_a_registry_with_both_spellings_is_merged_on_load(
+    card_table: CardTable,
+) -> None:
+    def record(idx: int, name: str) -> dict[str, object]:
+        return {
+            "name": name, "group": "A", "dong": "101", "ho": "1203",
+            "idx": idx, "updated": NOW.isoformat(),
+        }  # fmt: skip
+
+    store = MemoryStore()
+    store.data = {
+        "cards": {
+            "04a1b2c3": record(9, "later"),
+            "04A1B2C3": record(3, "earlier"),
+            "88000001": record(5, "digits"),
+        },
+        "rejected": [],
+        "pending": {},
+    }
+    engine = Engine(card_table, store)
+    await engine.sync.load()
+    assert sorted(engine.sync.records) == ["04A1B2C3", "88000001"]
+    assert engine.sync.records["04A1B2C3"]["name"] == "later"
+    card_table.insert(delete("04a1b2c3"))
+    summary = await engine.sync.sync()
+    assert summary.deleted == 1
+    assert sorted(engine.sync.records) == ["88000001"]
+    assert engine.store.data is not None
+    assert sorted(engine.store.data["cards"]) == ["88000001"]
+    await engine.close()
+
+
+async def test_junk_rows_keep_a_bounded_registry(
+    engine: Engine, card_table: CardTable
+) -> None:
+    database = card_table.account.database
+    card_table.server.execute(
+        "ALTER TABLE t_card_issue_if MODIFY card_no TEXT, MODIFY user_name TEXT, "
+        "MODIFY dong_code TEXT",
+        database=database,
+    )
+    # 200 rows of 64 KB columns, as a broken export would write them.
+    card_table.server.execute(
+        "INSERT INTO t_card_issue_if (card_no, user_name, io_group_id, dong_code, "
+        "ho_code, issue_flag) SELECT CONCAT(seq, REPEAT('9', 65530)), "
+        "REPEAT('가', 21845), 'A', REPEAT('1', 65535), '1203', 'I' FROM seq_1_to_200",
+        database=database,
+    )
+    card_table.insert(issue("8800000001", "홍길동"))
+    sizes: list[int] = []
+    store_save = engine.store.save
+
+    async def measured_save(data: dict[str, object]) -> None:
+        sizes.append(len(json.dumps(data, ensure_ascii=False).encode()))
+        await store_save(data)
+
+    engine.store.save = measured_save  # type: ignore[method-assign]
+    summary = await engine.sync.sync()
+    assert (summary.rejected, summary.issued) == (200, 1)
+    assert card_table.idxs() == []
+    # Each write of the registry stays small (unbounded: about 39 MB).
+    assert max(sizes) < 200_000, sizes
+    first = engine.sync.rejected[0]
+    assert first["reason"] == "too_long"
+    kept = first["row"]["card_no"]
+    assert kept is not None
+    assert kept.startswith("1" + "9" * 63 + "… [65531 bytes, blake2b ")
+    assert len(kept) < 120
+    assert first["row"]["ho_code"] == "1203"
+    # Rows that differ only past the kept part still differ in the log.
+    assert len({entry["row"]["card_no"] for entry in engine.sync.rejected}) == 200
+
+
+async def test_a_bloated_stored_log_is_cut_on_load(card_table: CardTable) -> None:
+    store = MemoryStore()
+    store.data = {
+        "cards": {},
+        "rejected": [
+            {
+                "idx": n, "reason": "too_long", "column": "card_no", "masked": None,
+                "flag": "I", "dong": None, "ho": None, "at": NOW.isoformat(),
+                "acknowledged": False, "row": {"card_no": "x" * 65536, "ho_code": "1203"},
+            }
+            for n in range(REJECTED_LOG_LIMIT + 100)
+        ],
+        "pending": {},
+    }  # fmt: skip
+    engine = Engine(card_table, store)
+    await engine.sync.load()
+    log = engine.sync.rejected
+    assert len(log) == REJECTED_LOG_LIMIT
+    assert log[0]["idx"] == 100
+    assert all(len(entry["row"]["card_no"] or "") < 120 for entry in log)
+    assert log[0]["row"]["ho_code"] == "1203"
+    card_table.insert(issue("8800000001", "a"))
+    await engine.sync.sync()
+    assert engine.store.data is not None
+    assert len(json.dumps(engine.store.data)) < 200_000
     await engine.close()

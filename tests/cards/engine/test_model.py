@@ -293,4 +293,31 @@ def test_valid_issue_rows_take_either_path_to_the_same_change(
     fast = validate_row(raw)
     assert fast == validate_row_carefully(raw)
     assert isinstance(fast, CardChange)
-    assert fast.card_no == card
+    assert fast.card_no == card.upper()
+
+
+def test_a_long_raw_value_is_kept_cut_and_fingerprinted() -> None:
+    junk = b"\xff" * 65536
+    result = validate_row(row(b"8801234567", junk, b"A", b"101", b"1203", b"I"))
+    assert isinstance(result, Rejection)
+    kept = result.row["user_name"]
+    assert kept is not None
+    assert kept.startswith("hex:" + "ff" * 30)
+    assert "… [65536 bytes, blake2b " in kept
+    assert len(kept) < 120
+    other = validate_row(
+        row(b"8801234567", junk[:-1] + b"\xfe", b"A", b"101", b"1203", b"I")
+    )
+    assert isinstance(other, Rejection)
+    assert other.row["user_name"] != kept
+    # Short values are kept whole.
+    assert result.row["card_no"] == "8801234567"
+
+
+def test_card_numbers_take_the_upper_case_form() -> None:
+    result = validate_row(row(b"04a1b2c3", None, None, None, None, b"D"))
+    assert isinstance(result, CardChange)
+    assert result.card_no == "04A1B2C3"
+    rejected = validate_row(row(b"04a1b2c3", b"x", b"A", b"101", b"1203", b"?"))
+    assert isinstance(rejected, Rejection)
+    assert rejected.masked_card_number == "****B2C3"

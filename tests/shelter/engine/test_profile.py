@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import resource
+import subprocess
+import sys
+from typing import Any
 
 import pytest
 
 from custom_components.smartcity_ddc.line import RegisterKind, RegisterRef
 from custom_components.smartcity_ddc.shelter.engine.errors import ProfileError
 from custom_components.smartcity_ddc.shelter.engine.profile import (
+    MAX_PROFILE_ALIASES,
+    MAX_PROFILE_CHARACTERS,
+    MAX_PROFILE_DEPTH,
+    MAX_PROFILE_NODES,
     Key,
     UnitType,
     customize_layout,
@@ -390,3 +398,152 @@ def test_write_only_and_read_only_points() -> None:
     assert unit.points[Key.POWER].read_registers() == ()
     assert unit.points[Key.POWER].options() == ()
     assert unit.names == {"en": "C"}
+
+
+# --- hostile documents -------------------------------------------------------
+
+#: Nine lists of nine aliases of the list above: 9**9 (387 million) strings
+#: once expanded, from 350 bytes ("billion laughs").
+ALIAS_BOMB = (
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(
+        f"{name}: &{name} [{','.join([f'*{prev}'] * 9)}]\n"
+        for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+)
+
+INTEGRATION = Path(__file__).parents[3] / "custom_components" / "smartcity_ddc"
+_ISOLATED = """
+import importlib, json, sys, time, tracemalloc, types
+package = types.ModuleType('custom_components.smartcity_ddc')
+package.__path__ = [sys.argv[1]]
+sys.modules[package.__name__] = package
+profile = importlib.import_module(
+    'custom_components.smartcity_ddc.shelter.engine.profile'
+)
+errors = importlib.import_module('custom_components.smartcity_ddc.shelter.engine.errors')
+if sys.argv[2] == 'pure':
+    profile._LOADER = importlib.import_module('yaml').SafeLoader
+text = sys.stdin.read()
+
+def parse():
+    try:
+        profile.parse_profile_text(text)
+    except errors.ProfileError as err:
+        return [[issue.path, issue.message, issue.line] for issue in err.issues]
+    return None
+
+started = time.perf_counter()
+issues = parse()
+seconds = time.perf_counter() - started
+tracemalloc.start()
+parse()
+print(json.dumps({
+    'issues': issues, 'seconds': seconds, 'peak': tracemalloc.get_traced_memory()[1],
+}))
+"""
+
+
+def parse_isolated(text: str, loader: str) -> dict[str, Any]:
+    """Parse text in a child process limited to 512 MB and 20 s; return what happened.
+
+    loader: "libyaml" (PyYAML's C parser, when installed) or "pure" (its Python one).
+    """
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
+
+    result = subprocess.run(
+        [sys.executable, "-c", _ISOLATED, str(INTEGRATION), loader],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        preexec_fn=limit,
+        cwd=INTEGRATION.parents[1],
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome: dict[str, Any] = json.loads(result.stdout)
+    return outcome
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        (
+            ALIAS_BOMB,
+            f"more than {MAX_PROFILE_NODES} values once aliases are expanded",
+            None,
+        ),
+        ("[" * 5000 + "]" * 5000, f"nested deeper than {MAX_PROFILE_DEPTH} levels", 1),
+        (
+            # The mapping of k15 is the 17th level, on line 17.
+            "".join(f"{'  ' * n}k{n}:\n" for n in range(40)) + "  " * 40 + "x\n",
+            f"nested deeper than {MAX_PROFILE_DEPTH} levels",
+            17,
+        ),
+        ("units:\n  - ? [d011, u001]\n    : lighting\n", "a key must be a plain", 2),
+        (
+            "x: [" + ", ".join(["1"] * (MAX_PROFILE_NODES + 1)) + "]\n",
+            f"more than {MAX_PROFILE_NODES} values",
+            1,
+        ),
+        ("{[1, 2]: x}\n", "a key must be a plain value", 1),
+        ("a: &a [*a]\n", f"nested deeper than {MAX_PROFILE_DEPTH} levels", 1),
+        (
+            "x: &x 1\ny: [" + ", ".join(["*x"] * 101) + "]\n",
+            f"more than {MAX_PROFILE_ALIASES} aliases",
+            2,
+        ),
+        (
+            "# " + "x" * MAX_PROFILE_CHARACTERS,
+            f"at most {MAX_PROFILE_CHARACTERS} are accepted",
+            None,
+        ),
+    ],
+    ids=[
+        "alias-bomb",
+        "deep-flow",
+        "deep-block",
+        "list-key",
+        "many-values",
+        "flow-list-key",
+        "recursive-alias",
+        "many-aliases",
+        "too-long",
+    ],
+)
+@pytest.mark.parametrize("loader", ["libyaml", "pure"])
+def test_hostile_documents_are_refused_at_once(
+    text: str, message: str, line: int | None, loader: str
+) -> None:
+    outcome = parse_isolated(text, loader)
+    assert outcome["issues"] is not None, "the document was accepted"
+    [(_, found, found_line)] = outcome["issues"]
+    assert message in found
+    if line is not None:
+        assert found_line == line
+    # Milliseconds and a few megabytes, whatever the document asks for.
+    assert outcome["seconds"] < 0.5
+    assert outcome["peak"] < 16 << 20
+
+
+def test_anchors_and_aliases_within_the_limits_still_work() -> None:
+    text = """\
+units:
+  - id: d061.u001
+    type: sensor
+    name: &name {ko: 센서, en: Sensor}
+    points: {co2: &co2 input 137}
+  - id: d061.u002
+    type: sensor
+    name: *name
+    points: {co2: *co2}
+"""
+    profile = load_profile(text)
+    assert [unit.names for unit in profile.units] == [
+        {"ko": "센서", "en": "Sensor"},
+        {"ko": "센서", "en": "Sensor"},
+    ]
+    assert profile.units[1].points[Key.CO2].read == RegisterRef(RegisterKind.INPUT, 137)

@@ -5,33 +5,45 @@ order, and a delete of exact idx values. Values always travel as parameters;
 the table name is a validated identifier quoted with backticks. Every
 statement is bounded by the connect and query timeouts: aiomysql itself bounds
 only the TCP connect, not the handshake or a query.
+
+The server is not trusted with more than it needs: with TLS on, nothing is
+sent before a verified TLS session; without it, the password never travels
+in clear text; no local file is ever sent (see _GuardedConnection).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+import contextlib
 from dataclasses import dataclass, field
 import logging
 import re
 import ssl
+import time
 from typing import Any, Final
-import weakref
 
 import aiomysql
 import pymysql
+from pymysql.constants import CLIENT
+from pymysql.protocol import MysqlPacket
 
 from .errors import (
     CardSyncAuthError,
     CardSyncCaFileError,
+    CardSyncCleartextPasswordError,
+    CardSyncClosedError,
     CardSyncColumnMissingError,
     CardSyncConnectionError,
     CardSyncError,
+    CardSyncInsecureServerError,
+    CardSyncPasswordEncodingError,
     CardSyncPermissionError,
     CardSyncQueryError,
     CardSyncTableMissingError,
     CardSyncTimeoutError,
     CardSyncTlsError,
+    CardSyncTlsNotOfferedError,
     CardSyncUnknownDatabaseError,
     InvalidTableNameError,
 )
@@ -157,6 +169,208 @@ def _ssl_cause(err: BaseException) -> ssl.SSLError | None:
     return None
 
 
+def _wire_password(password: str) -> str:
+    """Return the password in the form aiomysql turns into the server's bytes."""
+    # MySQL and MariaDB hash a password as the bytes its creator's client sent,
+    # UTF-8 on every current client; aiomysql encodes Latin-1, which breaks
+    # any password with a character beyond ASCII. Handing it the UTF-8 bytes
+    # as Latin-1 text makes it send exactly those bytes.
+    try:
+        return password.encode("utf-8").decode("latin-1")
+    except UnicodeEncodeError as err:
+        raise CardSyncPasswordEncodingError(
+            "the password contains characters that are not valid text"
+        ) from err
+
+
+class _GuardedConnection(aiomysql.Connection):  # type: ignore[misc]
+    """An aiomysql connection that gives a server nothing it has not earned.
+
+    aiomysql upgrades to TLS only when the server offers it, answers a
+    request for the password in clear text on a plain connection, and sends
+    any local file a server asks for in answer to a query. Here, when TLS is
+    asked for, a server that does not offer it is left before anything is
+    sent; the certificate is verified in the TLS handshake, before the login;
+    no clear-text password travels unencrypted; and no file is ever sent.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Open nothing yet; connect() does."""
+        super().__init__(**kwargs)
+        self._where = f"{kwargs['host']}:{kwargs['port']}"
+        self._in_login = False
+        self._at_result_head = False
+
+    async def connect(self) -> None:
+        """Connect and log in; a connection that failed or was cancelled is closed."""
+        try:
+            await self._connect()
+        except (CardSyncError, pymysql.err.MySQLError, OSError):
+            self.close()
+            raise
+        except Exception as err:
+            # aiomysql's greeting parser fails with whatever a malformed
+            # greeting makes it trip over.
+            self.close()
+            raise CardSyncConnectionError(
+                f"{self._where} does not answer like a MySQL server"
+            ) from err
+        except BaseException:
+            # aiomysql leaves the socket of a cancelled login open.
+            self.close()
+            raise
+
+    @property
+    def cipher(self) -> str | None:
+        """Return the TLS cipher of the connection, None when it is not encrypted."""
+        if self._writer is None:
+            return None
+        cipher = self._writer.transport.get_extra_info("cipher")
+        return str(cipher[0]) if cipher else None
+
+    def usable(self) -> bool:
+        """Return False once the server closed the connection."""
+        reader = self._reader
+        return not (
+            reader is None
+            or reader.at_eof()
+            or reader.exception() is not None
+            or getattr(reader, "eof_received", False)
+        )
+
+    async def _request_authentication(self) -> None:
+        """Log in, refusing a server that cannot be trusted with the password."""
+        if self._ssl_context is not None and not (
+            self.server_capabilities & CLIENT.SSL
+        ):
+            # Nothing has been sent yet: the server's greeting came first.
+            raise CardSyncTlsNotOfferedError(
+                f"{self._where} does not offer TLS although TLS is on"
+            )
+        encrypted = self._ssl_context is not None
+        if not encrypted and getattr(self, "_server_auth_plugin", "") not in _SCRAMBLED:
+            # A greeting asking for the clear-text password is answered with
+            # a scramble; a server that insists must ask again, and is
+            # refused then.
+            self._server_auth_plugin = "mysql_native_password"
+        self._in_login = True
+        try:
+            await super()._request_authentication()
+        finally:
+            self._in_login = False
+
+    async def _read_query_result(self, unbuffered: bool = False) -> Any:
+        """Read a statement's result, watching its first packet."""
+        self._at_result_head = True
+        return await super()._read_query_result(unbuffered=unbuffered)
+
+    async def _read_packet(self, packet_type: Any = MysqlPacket) -> Any:
+        """Read a packet; refuse an auth switch or a file request the sync never answers."""
+        head, self._at_result_head = self._at_result_head, False
+        packet = await super()._read_packet(packet_type)
+        data = packet.get_all_data()
+        if self._in_login and not self._secure and data[:1] == b"\xfe":
+            plugin, ended, _ = data[1:].partition(b"\0")
+            if not ended or plugin not in _SCRAMBLED_NAMES:
+                self.close()
+                raise CardSyncCleartextPasswordError(
+                    f"{self._where} asked for the password in clear text "
+                    f"({plugin.decode('ascii', 'replace') or 'old password'}) "
+                    "on an unencrypted connection; it was not sent"
+                )
+        if head and packet.is_load_local_packet():
+            # LOAD DATA LOCAL: the server asks for a file of this machine.
+            self.close()
+            raise CardSyncInsecureServerError(
+                f"{self._where} asked for a local file; none was sent"
+            )
+        return packet
+
+
+#: Login methods that never put the password itself on the wire.
+_SCRAMBLED: Final = frozenset(
+    {"mysql_native_password", "caching_sha2_password", "sha256_password"}
+)
+_SCRAMBLED_NAMES: Final = frozenset(name.encode() for name in _SCRAMBLED)
+
+
+class _Pool:
+    """At most size connections, reused while the server keeps them, closed for good on close()."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[_GuardedConnection]],
+        size: int,
+        recycle: float,
+    ) -> None:
+        """Open nothing yet."""
+        self._connect = connect
+        self._slots = asyncio.Semaphore(size)
+        self._recycle = recycle
+        self._idle: list[tuple[_GuardedConnection, float]] = []
+        self._open: set[_GuardedConnection] = set()
+        self.closed = False
+
+    async def acquire(self) -> tuple[_GuardedConnection, bool]:
+        """Return a connection, and whether it is new."""
+        self._check_open()
+        await self._slots.acquire()
+        try:
+            return await self._take()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _check_open(self) -> None:
+        """Raise CardSyncClosedError once the pool is closed."""
+        if self.closed:
+            raise CardSyncClosedError("the card database was closed")
+
+    async def _take(self) -> tuple[_GuardedConnection, bool]:
+        """Return an idle connection the server still keeps, or a new one (slot held)."""
+        self._check_open()
+        now = time.monotonic()
+        while self._idle:
+            connection, since = self._idle.pop()
+            if connection.usable() and now - since < self._recycle:
+                return connection, False
+            self._discard(connection)
+        connection = await self._connect()
+        self._open.add(connection)
+        # close() may have run while this connection logged in.
+        if self.closed:
+            self._discard(connection)
+            self._check_open()
+        return connection, True
+
+    def release(self, connection: _GuardedConnection, *, reuse: bool) -> None:
+        """Give a connection back; one that failed or outlived the pool is closed."""
+        if reuse and not self.closed and connection.usable():
+            self._idle.append((connection, time.monotonic()))
+        else:
+            self._discard(connection)
+        self._slots.release()
+
+    def _discard(self, connection: _GuardedConnection) -> None:
+        """Close a connection and forget it."""
+        self._open.discard(connection)
+        connection.close()
+
+    async def close(self) -> None:
+        """Close every connection, idle or busy; the pool opens none after this."""
+        self.closed = True
+        idle = [connection for connection, _ in self._idle]
+        self._idle.clear()
+        for connection in idle:
+            # A polite goodbye, so the server does not count an aborted client.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1):
+                    await connection.ensure_closed()
+        for connection in (*idle, *self._open):
+            connection.close()
+        self._open.clear()
+
+
 class _LostConnectionError(CardSyncConnectionError):
     """The connection broke under a statement; one retry on a new one is safe."""
 
@@ -168,10 +382,8 @@ class CardDatabase:
         """Prepare the pool; nothing connects before the first statement."""
         self.settings = settings
         self.stats = DbStats()
-        self._pool_size = pool_size
-        self._pool: Any = None
-        self._pool_lock = asyncio.Lock()
-        self._verified: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._password = _wire_password(settings.password)
+        self._pool = _Pool(self._open_connection, pool_size, POOL_RECYCLE)
         self._checked = False
         self._table = f"`{validate_table_name(settings.table)}`"
         columns = ", ".join(COLUMNS)
@@ -186,47 +398,40 @@ class CardDatabase:
             "WHERE idx > %s AND idx <= %s ORDER BY idx LIMIT %s"
         )
 
-    # --- pool ----------------------------------------------------------------
-    async def _get_pool(self) -> Any:
-        """Return the pool, creating it (and its first connection) when needed."""
-        async with self._pool_lock:
-            if self._pool is None:
-                settings = self.settings
-                self._pool = await aiomysql.create_pool(
-                    minsize=1,
-                    maxsize=self._pool_size,
-                    pool_recycle=POOL_RECYCLE,
-                    host=settings.host,
-                    port=settings.port,
-                    user=settings.user,
-                    password=settings.password,
-                    db=settings.database,
-                    connect_timeout=settings.connect_timeout,
-                    ssl=settings.tls,
-                    charset="utf8mb4",
-                    # Rows are decoded by the validator, so a row the client
-                    # cannot decode is rejected instead of failing the batch.
-                    use_unicode=False,
-                    autocommit=True,
-                    program_name="smartcity_ddc",
-                )
-            return self._pool
+    # --- connections ---------------------------------------------------------
+    async def _open_connection(self) -> _GuardedConnection:
+        """Connect and log in (bounded by the caller's timeout)."""
+        settings = self.settings
+        connection = _GuardedConnection(
+            host=settings.host,
+            port=settings.port,
+            user=settings.user,
+            password=self._password,
+            db=settings.database,
+            connect_timeout=settings.connect_timeout,
+            ssl=settings.tls,
+            charset="utf8mb4",
+            # Rows are decoded by the validator, so a row the client cannot
+            # decode is rejected instead of failing the batch.
+            use_unicode=False,
+            autocommit=True,
+            program_name="smartcity_ddc",
+        )
+        await connection.connect()
+        return connection
+
+    @property
+    def closed(self) -> bool:
+        """Return True once close() was called."""
+        return self._pool.closed
 
     async def close(self) -> None:
-        """Close every connection; the next statement opens a new pool."""
-        async with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.terminate()
-            await pool.wait_closed()
+        """Close every connection; statements after this raise CardSyncClosedError."""
+        await self._pool.close()
 
-    async def _verify_tls(self, cursor: Any) -> None:
-        """Refuse a connection the server did not encrypt although TLS was asked for."""
-        # aiomysql silently carries on in plain text when the server does not
-        # offer TLS; asking the server is the only way to know.
-        await cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
-        row = await cursor.fetchone()
-        cipher = row[1].decode() if row and isinstance(row[1], bytes) else None
+    def _check_tls(self, connection: _GuardedConnection) -> None:
+        """Refuse a connection that is not encrypted although TLS was asked for."""
+        cipher = connection.cipher
         if not cipher:
             raise CardSyncTlsError(
                 f"{self.settings.host} did not encrypt the connection although TLS is on"
@@ -235,24 +440,21 @@ class CardDatabase:
 
     async def _attempt[T](self, work: Callable[[Any], Awaitable[T]]) -> T:
         """Run work on a pooled connection; a connection that failed is discarded."""
-        pool = await self._get_pool()
-        connection = await pool.acquire()
+        connection, new = await self._pool.acquire()
+        reuse = False
         try:
-            cursor = await connection.cursor()
-            if connection not in self._verified:
+            if new:
                 self.stats.connections += 1
                 if self.settings.tls is not None:
-                    await self._verify_tls(cursor)
-                self._verified.add(connection)
+                    self._check_tls(connection)
+            cursor = await connection.cursor()
             result = await work(cursor)
             await cursor.close()
-        except BaseException:
-            # Half-read results or a cancelled statement leave the protocol in
-            # an unknown state: this connection must not be reused.
-            connection.close()
-            raise
+            reuse = True
         finally:
-            pool.release(connection)
+            # Half-read results or a cancelled statement leave the protocol in
+            # an unknown state: such a connection is not reused.
+            self._pool.release(connection, reuse=reuse)
         return result
 
     async def _run[T](self, work: Callable[[Any], Awaitable[T]]) -> T:

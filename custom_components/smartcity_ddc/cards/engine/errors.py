@@ -28,8 +28,28 @@ class CardSyncCaFileError(CardSyncTlsError):
     """The CA file for verifying the server cannot be read."""
 
 
+class CardSyncTlsNotOfferedError(CardSyncTlsError):
+    """TLS was asked for and the server does not offer it; nothing was sent."""
+
+
+class CardSyncInsecureServerError(CardSyncConnectionError):
+    """The server asked for something the sync never gives; nothing was sent."""
+
+
+class CardSyncCleartextPasswordError(CardSyncInsecureServerError):
+    """The server asked for the password in clear text on an unencrypted connection."""
+
+
+class CardSyncClosedError(CardSyncConnectionError):
+    """The database was closed; it opens no new connection."""
+
+
 class CardSyncAuthError(CardSyncError):
     """The server refused the user name or password."""
+
+
+class CardSyncPasswordEncodingError(CardSyncError):
+    """The password has characters that cannot be sent (not valid Unicode text)."""
 
 
 # MySQL answers a user without global privileges with the same error for a

@@ -37,10 +37,15 @@ MAX_LENGTHS: Final[Mapping[str, int]] = {
 }
 #: dong_code and ho_code of a site manager's card.
 MANAGER_CODE: Final = "9999"
+#: The rejected log keeps this many characters of each raw value; the rest
+#: is replaced by its size and digest, so junk rows cannot bloat the registry.
+RAW_VALUE_KEEP: Final = 64
 
 # Card numbers are printed or encoded on the card: digits, latin letters
 # (hexadecimal UIDs) and dashes. Whitespace or control characters inside one
-# mean the row was written wrongly.
+# mean the row was written wrongly. Readers print hexadecimal UIDs in either
+# case and access-control servers pass them on as read, so 04a1… and 04A1…
+# are one card: the registry keeps the upper-case form.
 _CARD_NUMBER = re.compile(r"[0-9A-Za-z\-]+")
 _CODE = re.compile(r"[0-9A-Za-z]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -155,19 +160,34 @@ def mask_card_number(card_no: str) -> str:
     return "****" + (card_no[-shown:] if shown else "")
 
 
+def canonical_card_number(card_no: str) -> str:
+    """Return the registry's form of a card number: upper case."""
+    return card_no.upper()
+
+
 def is_manager(dong: str | None, ho: str | None) -> bool:
     """Return True for a site manager's card (dong 9999, ho 9999)."""
     return dong == MANAGER_CODE and ho == MANAGER_CODE
+
+
+def bounded_raw_value(text: str | None, size: int | None = None) -> str | None:
+    """Return a raw value for the rejected log: at most RAW_VALUE_KEEP characters kept."""
+    if text is None or len(text) <= RAW_VALUE_KEEP:
+        return text
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8)
+    size = len(text.encode("utf-8", "surrogatepass")) if size is None else size
+    return f"{text[:RAW_VALUE_KEEP]}… [{size} bytes, blake2b {digest.hexdigest()}]"
 
 
 def _printable(value: RawValue) -> str | None:
     """Render a value for the local rejected log, even when it cannot be decoded."""
     if isinstance(value, bytes):
         try:
-            return value.decode("utf-8")
+            text = value.decode("utf-8")
         except UnicodeDecodeError:
-            return "hex:" + value.hex()
-    return None if value is None else str(value)
+            text = "hex:" + value.hex()
+        return bounded_raw_value(text, len(value))
+    return None if value is None else bounded_raw_value(str(value))
 
 
 def _check(column: str, value: RawValue) -> tuple[str | None, RejectReason | None]:
@@ -223,7 +243,9 @@ def _plainly_valid_issue(row: RawRow) -> CardChange | None:
         and _FAST_CODE.fullmatch(dong)
         and _FAST_CODE.fullmatch(ho)
     ):
-        return CardChange(row.idx, Flag.ISSUE, card_no, name, group, dong, ho)
+        return CardChange(
+            row.idx, Flag.ISSUE, canonical_card_number(card_no), name, group, dong, ho
+        )
     return None
 
 
@@ -244,7 +266,9 @@ def validate_row_carefully(row: RawRow) -> CardChange | Rejection:
             idx=row.idx,
             reason=checked[column][1] or RejectReason.MISSING_VALUE,
             column=column,
-            masked_card_number=mask_card_number(card_no) if card_no else None,
+            masked_card_number=mask_card_number(canonical_card_number(card_no))
+            if card_no
+            else None,
             flag=good["issue_flag"],
             dong=good["dong_code"],
             ho=good["ho_code"],
@@ -255,7 +279,7 @@ def validate_row_carefully(row: RawRow) -> CardChange | Rejection:
         if checked[column][1] is not None:
             return reject(column)
     flag = Flag(good["issue_flag"] or "")
-    card_no = good["card_no"] or ""
+    card_no = canonical_card_number(good["card_no"] or "")
     if flag is Flag.ISSUE:
         for column in ("user_name", "io_group_id", "dong_code", "ho_code"):
             if checked[column][1] is not None:

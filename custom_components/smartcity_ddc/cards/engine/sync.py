@@ -40,6 +40,8 @@ from .model import (
     RawRow,
     RejectedRecord,
     Rejection,
+    bounded_raw_value,
+    canonical_card_number,
     is_manager,
     mask_card_number,
     validate_row,
@@ -54,7 +56,9 @@ DEFAULT_READ_SIZE: Final = 100
 #: Rows applied between two yields to the event loop, so a batch never stalls it.
 APPLY_SLICE: Final = 100
 #: The rejected log keeps this many rows; the oldest acknowledged ones go first.
-REJECTED_LOG_LIMIT: Final = 1000
+#: With raw values cut to RAW_VALUE_KEEP characters, the log stays under about
+#: 600 kB however large the junk rows were.
+REJECTED_LOG_LIMIT: Final = 500
 STORE_VERSION: Final = 1
 
 
@@ -211,6 +215,44 @@ class _Batch:
     changed: bool = False
 
 
+def _canonical_cards(stored: Mapping[str, CardRecord]) -> dict[str, CardRecord]:
+    """Key a stored registry by canonical card numbers (registries before 2026-12 were not)."""
+    cards: dict[str, CardRecord] = {}
+    # Two spellings of one card: the later issue (higher idx) is the card.
+    for card_no, record in sorted(stored.items(), key=lambda item: item[1]["idx"]):
+        cards[canonical_card_number(card_no)] = record
+    return cards
+
+
+def _bounded_rejected(stored: Sequence[RejectedRecord]) -> list[RejectedRecord]:
+    """Cut a stored rejected log's raw values and length to today's bounds."""
+    rejected: list[RejectedRecord] = []
+    for entry in stored:
+        bounded: RejectedRecord = {**entry}
+        if "row" in entry:
+            bounded["row"] = {
+                column: bounded_raw_value(value)
+                for column, value in entry["row"].items()
+            }
+        rejected.append(bounded)
+    _trim_rejected(rejected)
+    return rejected
+
+
+def _trim_rejected(rejected: list[RejectedRecord]) -> None:
+    """Drop entries beyond REJECTED_LOG_LIMIT: acknowledged ones first, then the oldest."""
+    while len(rejected) > REJECTED_LOG_LIMIT:
+        drop = next(
+            (
+                position
+                for position, entry in enumerate(rejected)
+                if entry["acknowledged"]
+            ),
+            0,
+        )
+        del rejected[drop]
+
+
 async def _no_checkpoint(step: SyncStep) -> None:
     """Do nothing at a step boundary."""
 
@@ -263,8 +305,8 @@ class CardSync:
         """Read the stored state (lock held)."""
         data = await self.store.load()
         if data is not None:
-            self._cards = dict(data.get("cards", {}))
-            self._rejected = list(data.get("rejected", []))
+            self._cards = _canonical_cards(data.get("cards", {}))
+            self._rejected = _bounded_rejected(data.get("rejected", []))
             self._pending = {
                 int(idx): str(fp) for idx, fp in data.get("pending", {}).items()
             }
@@ -618,16 +660,7 @@ class CardSync:
                 "row": rejection.row,
             }
         )
-        if len(batch.rejected) > REJECTED_LOG_LIMIT:
-            drop = next(
-                (
-                    position
-                    for position, entry in enumerate(batch.rejected)
-                    if entry["acknowledged"]
-                ),
-                0,
-            )
-            del batch.rejected[drop]
+        _trim_rejected(batch.rejected)
         batch.events.append(
             CardEvent(
                 kind=EventKind.REJECTED,

@@ -348,32 +348,172 @@ _UNIT_FIELDS: Final = frozenset({"id", "type", "name", "port", "points", "window
 _PROFILE_FIELDS: Final = frozenset({"name", "address_offset", "relay_ports", "units"})
 
 
+#: A profile is pasted into the options by a person: these bound what one can
+#: make Home Assistant do. The standard profile is 4 kB, 6 levels deep, 538
+#: YAML nodes and uses no alias.
+MAX_PROFILE_CHARACTERS: Final = 32 * 1024
+MAX_PROFILE_DEPTH: Final = 16
+MAX_PROFILE_ALIASES: Final = 100
+#: Values written, and values once aliases are expanded: an alias of an alias
+#: of a list multiplies (a 400-byte "billion laughs" document expands to a
+#: billion strings).
+MAX_PROFILE_NODES: Final = 5_000
+
+
+def _issue(message: str, mark: Any = None, path: str = "") -> ProfileError:
+    """Return a ProfileError with one issue, located at a YAML mark."""
+    line = mark.line + 1 if mark is not None else None
+    return ProfileError([ProfileIssue(path, message, line)])
+
+
+#: Characters after which a quote starts a quoted scalar (elsewhere it is text).
+_TOKEN_START: Final = frozenset(" \t\r\n[{,:-?")
+
+
+def _quote_end(text: str, start: int) -> int:
+    """Return the index of the quote closing the quoted scalar at start (or the end)."""
+    quote = text[start]
+    position = start + 1
+    while (found := text.find(quote, position)) != -1:
+        if quote == "'" and text.startswith("''", found):
+            position = found + 2  # '' is a quote inside single quotes
+            continue
+        backslashes = 0
+        while quote == '"' and text[found - 1 - backslashes] == "\\":
+            backslashes += 1
+        if backslashes % 2 == 0:
+            return found
+        position = found + 1
+    return len(text)
+
+
+def _check_flow_depth(text: str) -> None:
+    """Refuse brackets nested deeper than the limit before the YAML scanner sees them."""
+    # PyYAML's scanner keeps a possible key for every open [ or { of a line
+    # and rechecks them all at each token: 5000 brackets take it seconds.
+    # Brackets in quoted scalars and comments do not count.
+    depth, line, position, previous = 0, 1, 0, "\n"
+    while position < len(text):
+        char = text[position]
+        if char in "'\"" and previous in _TOKEN_START:
+            end = _quote_end(text, position)
+            line += text.count("\n", position, end)
+            position = end
+        elif char == "#" and previous in " \t\n":
+            end = text.find("\n", position)
+            position = len(text) if end == -1 else end
+            continue
+        elif char == "\n":
+            line += 1
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_PROFILE_DEPTH:
+                raise ProfileError([ProfileIssue("", _TOO_DEEP, line)])
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        previous = char
+        position += 1
+
+
+_TOO_DEEP: Final = f"nested deeper than {MAX_PROFILE_DEPTH} levels"
+
+
+def _refuse_over(count: int, limit: int, message: str, mark: Any) -> None:
+    """Raise a ProfileError at mark when count went past limit."""
+    if count > limit:
+        raise _issue(message, mark)
+
+
+def _check_shape(loader: Any) -> None:
+    """Refuse nesting, aliases and values beyond the limits before anything is built."""
+    # The parser is iterative; the composer and constructor recurse, so the
+    # depth is checked on the events, before a node is composed.
+    depth = aliases = values = 0
+    while loader.check_event():
+        event = loader.get_event()
+        mark = event.start_mark
+        if isinstance(event, yaml.NodeEvent):
+            values += 1
+            _refuse_over(
+                values, MAX_PROFILE_NODES, f"more than {MAX_PROFILE_NODES} values", mark
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            _refuse_over(depth, MAX_PROFILE_DEPTH, _TOO_DEEP, mark)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            _refuse_over(
+                aliases,
+                MAX_PROFILE_ALIASES,
+                f"more than {MAX_PROFILE_ALIASES} aliases (*name)",
+                mark,
+            )
+
+
+#: libyaml's parser when PyYAML has it (ten times faster), else PyYAML's own.
+_LOADER: Final[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _parse_text(text: str) -> tuple[Any, dict[str, int]]:
     """Parse YAML or JSON text, remembering the source line of every path."""
+    if len(text) > MAX_PROFILE_CHARACTERS:
+        raise _issue(
+            f"the profile has {len(text)} characters; "
+            f"at most {MAX_PROFILE_CHARACTERS} are accepted"
+        )
+    _check_flow_depth(text)
+    scanner = _LOADER(text)
+    try:
+        _check_shape(scanner)
+    finally:
+        scanner.dispose()
     lines: dict[str, int] = {}
-    loader = yaml.SafeLoader(text)
+    loader = _LOADER(text)
+    budget = MAX_PROFILE_NODES
     try:
         node = loader.get_single_node()
         if node is None:
             return None, lines
 
-        def walk(node: yaml.Node, path: str) -> Any:
+        def walk(node: yaml.Node, path: str, depth: int) -> Any:
+            nonlocal budget
+            budget -= 1
+            if budget < 0:
+                raise _issue(
+                    f"more than {MAX_PROFILE_NODES} values once aliases are expanded",
+                    node.start_mark,
+                    path,
+                )
+            if depth > MAX_PROFILE_DEPTH:
+                # Only an alias inside the collection it names gets here.
+                raise _issue(_TOO_DEEP, node.start_mark, path)
             lines.setdefault(path, node.start_mark.line + 1)
             if isinstance(node, yaml.MappingNode):
                 result: dict[Any, Any] = {}
                 for key_node, value_node in node.value:
-                    key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+                    if not isinstance(key_node, yaml.ScalarNode):
+                        raise _issue(
+                            "a key must be a plain value, not a list or a mapping",
+                            key_node.start_mark,
+                            path,
+                        )
+                    key = loader.construct_object(key_node)
                     child = f"{path}.{key}" if path else str(key)
                     lines[child] = key_node.start_mark.line + 1
-                    result[key] = walk(value_node, child)
+                    result[key] = walk(value_node, child, depth + 1)
                 return result
             if isinstance(node, yaml.SequenceNode):
-                return [walk(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
-            return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+                return [
+                    walk(item, f"{path}[{i}]", depth + 1)
+                    for i, item in enumerate(node.value)
+                ]
+            return loader.construct_object(node)
 
-        return walk(node, ""), lines
+        return walk(node, "", 0), lines
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
 
 
 class _Builder:
