@@ -27,7 +27,7 @@ OLD = "000000000003"
 MBUS_IDENT = "12345678"
 MBUS_PRIMARY = 5
 PASSWORD = "02000000"
-OPERATOR = "00000000"
+OPERATOR = "13572468"
 
 
 def add_meters(server: MeterBusServer) -> None:

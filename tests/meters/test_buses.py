@@ -16,6 +16,7 @@ from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.json import json_dumps
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -23,6 +24,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.smartcity_ddc.const import DOMAIN
+from custom_components.smartcity_ddc.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from custom_components.smartcity_ddc.helpers import line_pool
 from custom_components.smartcity_ddc.meters.coordinator import MetersCoordinator
 from devtools.simulator import MeterBusServer
@@ -30,6 +34,8 @@ from devtools.simulator import MeterBusServer
 from .bus_site import (
     BUS_ID,
     OLD,
+    OPERATOR,
+    PASSWORD,
     PLAIN,
     PREPAID,
     bus_meters,
@@ -460,3 +466,33 @@ async def test_reload_during_a_read_stops_it_and_keeps_what_was_read(
     assert state(hass, site, E101, "readings_today") == 3
     assert state(hass, site, E101, "read_status") == "ok"
     assert state(hass, site, E103, "read_status") == "ok"
+
+
+async def test_diagnostics_keep_secrets_and_tokens_out(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    hass = hass_seoul
+    await hass.services.async_call(
+        DOMAIN,
+        "record_top_up",
+        {"meter": "e101", "amount": 20, "token": "55556666777788889999"},
+        blocking=True,
+    )
+    dlt(gateway, PLAIN).faults.silent = True
+    await at(hass, freezer, seoul(1, 1, 1))
+    diagnostics = await async_get_config_entry_diagnostics(hass, site)
+    # As Home Assistant serves it for download.
+    text = json_dumps(diagnostics)
+    for secret in (PASSWORD, OPERATOR, "55556666777788889999", "127.0.0.1"):
+        assert secret not in text, secret
+    meters = diagnostics["meters"]
+    assert meters["e102"]["bus_read"]["status"] == "no_answer"
+    assert meters["e101"]["credit"]["ledger"]["top_ups"] == 1
+    assert meters["e101"]["credit"]["ledger"]["with_token"] == 1
+    bus = diagnostics["buses"][BUS_ID]
+    assert bus["meters"] == 4
+    assert bus["stats"]["answers"] > 0
+    assert bus["stats"]["timeouts"] >= 1

@@ -6,6 +6,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.json import json_dumps
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -64,6 +65,9 @@ async def test_diagnostics(
     assert m101["first_valid"] == int(seoul(1, 1).timestamp())
     assert m101["summary"]["usage_today"] == 0.5
     assert m101["summary"]["status"] == "low_battery"
+    assert m101["summary"]["problems"] == ["low_battery"]
+    # Home Assistant serves it as JSON: everything in it must encode.
+    assert json_dumps(diagnostics)
     m201 = diagnostics["meters"]["m201"]
     assert m201["line"] == "tcp"
     # The gateway reports that slave 9 does not answer.

@@ -106,6 +106,11 @@ _READ_PROBLEMS: Final = {
 }
 
 
+#: Outcomes worth asking the meter once more in the same read: a request
+#: lost or garbled on the line (RS-485 noise, a meter busy for a moment).
+_TRY_AGAIN: Final = frozenset((ReadStatus.NO_ANSWER, ReadStatus.CHECKSUM))
+
+
 def _number(value: object) -> float | None:
     """Return a decoded value as a float (None if the meter didn't report it)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -546,9 +551,11 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
     async def async_read_bus(self, bus_id: str) -> None:
         """Read every meter of a bus once, in turn; each result is taken as it comes.
 
-        A read still running when the next is due is not doubled: the new
-        one is skipped. Unloading the entry stops a read between two
-        requests; what was read until then is kept.
+        A meter that gave no answer or a garbled one is asked once more at
+        the end of the round, and only its second answer counts. A read
+        still running when the next is due is not doubled: the new one is
+        skipped. Unloading the entry stops a read between two requests;
+        what was read until then is kept.
         """
         meter_ids = self._bus_meters.get(bus_id)
         bus = self.buses.get(bus_id)
@@ -562,15 +569,31 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
             )
             return
         self._reading_buses.add(bus_id)
+        readers = [bus.meters[meter_id] for meter_id in meter_ids]
+
+        def take_first(position: int, result: BusReadResult) -> None:
+            # A meter that missed one request is asked again after the others.
+            if result.status not in _TRY_AGAIN:
+                self._take_bus_result(meter_ids[position], result)
+
         try:
             async with self.work.run():
-                results = await read_bus(
-                    bus.bus,
-                    [bus.meters[meter_id] for meter_id in meter_ids],
-                    on_result=lambda position, result: self._take_bus_result(
-                        meter_ids[position], result
-                    ),
-                )
+                results = await read_bus(bus.bus, readers, on_result=take_first)
+                again = [
+                    position
+                    for position, result in enumerate(results)
+                    if result.status in _TRY_AGAIN
+                ]
+                if again:
+                    retried = await read_bus(
+                        bus.bus,
+                        [readers[position] for position in again],
+                        on_result=lambda position, result: self._take_bus_result(
+                            meter_ids[again[position]], result
+                        ),
+                    )
+                    for position, result in zip(again, retried, strict=True):
+                        results[position] = result
         except HomeAssistantError:
             # The entry is unloading: the read stopped part-way.
             return

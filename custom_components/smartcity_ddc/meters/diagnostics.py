@@ -15,6 +15,7 @@ from homeassistant.const import CONF_HOST
 from .const import CONF_METER_PASSWORD, CONF_OPERATOR_CODE
 from .coordinator import MetersConfigEntry, MetersCoordinator
 from .engine.prepaid import LedgerError
+from .engine.stats import MeterSummary, SiteAggregate
 
 TO_REDACT = {CONF_HOST, CONF_METER_PASSWORD, CONF_OPERATOR_CODE}
 REDACTED = "**REDACTED**"
@@ -31,6 +32,16 @@ def _scrub(coordinator: MetersCoordinator, text: str | None) -> str | None:
         if meter.line is not None and meter.line.host:
             text = text.replace(meter.line.host, REDACTED)
     return text
+
+
+def _summary(summary: MeterSummary) -> dict[str, Any]:
+    """Return a meter's statistics as JSON can hold them (problems as a sorted list)."""
+    return {**asdict(summary), "problems": sorted(summary.problems)}
+
+
+def _aggregate(aggregate: SiteAggregate) -> dict[str, Any]:
+    """Return a day's 검침집계 as JSON can hold it (the day as an ISO date)."""
+    return {**asdict(aggregate), "day": aggregate.day.isoformat()}
 
 
 def _credit(coordinator: MetersCoordinator, meter_id: str) -> dict[str, Any] | None:
@@ -89,7 +100,7 @@ def diagnostics(entry: MetersConfigEntry) -> dict[str, Any]:
                 "refused": list(result.refused),
             },
             "credit": _credit(coordinator, meter_id),
-            "summary": asdict(data.meters[meter_id].summary) if data else None,
+            "summary": _summary(data.meters[meter_id].summary) if data else None,
             "live": asdict(data.meters[meter_id].live) if data else None,
         }
     return {
@@ -124,7 +135,7 @@ def diagnostics(entry: MetersConfigEntry) -> dict[str, Any]:
         "imported_rows": coordinator.imported_rows,
         "meters": meters,
         "aggregates": {
-            medium: {"today": asdict(today), "yesterday": asdict(yesterday)}
+            medium: {"today": _aggregate(today), "yesterday": _aggregate(yesterday)}
             for medium, (today, yesterday) in data.aggregates.items()
         }
         if data
