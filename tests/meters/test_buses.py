@@ -29,6 +29,7 @@ from custom_components.smartcity_ddc.diagnostics import (
 )
 from custom_components.smartcity_ddc.helpers import line_pool
 from custom_components.smartcity_ddc.meters.coordinator import MetersCoordinator
+from devtools.serial_bridge import SerialBridge
 from devtools.simulator import MeterBusServer
 
 from .bus_site import (
@@ -496,3 +497,35 @@ async def test_diagnostics_keep_secrets_and_tokens_out(
     assert bus["meters"] == 4
     assert bus["stats"]["answers"] > 0
     assert bus["stats"]["timeouts"] >= 1
+
+
+async def test_a_bus_on_a_serial_port(
+    hass_seoul: HomeAssistant, gateway: MeterBusServer
+) -> None:
+    """A USB RS-485 adapter at 2400 baud (a pseudo-terminal paced at the wire's speed).
+
+    The pseudo-terminals here refuse a parity bit (see the engine's serial
+    test), so the port runs 8N2: the same 11-bit characters as 8E1.
+    """
+    hass = hass_seoul
+    async with SerialBridge(
+        gateway.port, baudrate=2400, parity="N", stopbits=2, turnaround=0.01
+    ) as bridge:
+        entry = bus_site(
+            0,
+            transport="serial",
+            serial_port=bridge.path,
+            baudrate=2400,
+            parity="none",
+            stopbits=2,
+            reply_timeout=2.0,
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        assert state(hass, entry, E101, "index") == pytest.approx(4321.09)
+        assert state(hass, entry, E101, "balance") == pytest.approx(12.34)
+        assert state(hass, entry, E103, "voltage") == pytest.approx(231.0)
+        assert state(hass, entry, W201, "index") == pytest.approx(12.345)
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
