@@ -121,6 +121,7 @@ async def test_balance_days_left_and_low_credit_by_hand(
         "name": "Shop 301",
         "amount": 50.0,
         "unit": "money",
+        "currency": hass.config.currency,
         "with_token": True,
         "balance": 50.0,
     }
@@ -156,6 +157,7 @@ async def test_balance_days_left_and_low_credit_by_hand(
         "name": "Shop 301",
         "balance": 10.0,
         "unit": "money",
+        "currency": hass.config.currency,
         "days_left": 2.0,
         "threshold": 10.0,
     }

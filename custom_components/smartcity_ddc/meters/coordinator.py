@@ -758,6 +758,7 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
                 "name": meter.name,
                 "amount": float(top_up.amount),
                 "unit": top_up.unit.value,
+                "currency": self._currency(top_up.unit),
                 "with_token": top_up.token is not None,
                 "balance": None if prepaid is None else prepaid.balance,
             },
@@ -824,6 +825,10 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
         self.async_set_updated_data(self._snapshot(changed))
         self._announce_low_credit(changed)
 
+    def _currency(self, unit: CreditUnit) -> str | None:
+        """Return the currency an amount of money is in (None for kWh)."""
+        return self.hass.config.currency if unit is CreditUnit.MONEY else None
+
     def _announce_low_credit(self, changed: frozenset[str] | None) -> None:
         """Fire the low-credit event once each time a meter's credit becomes low."""
         low = self.credit.low
@@ -846,6 +851,7 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
                     "name": meter.name,
                     "balance": view.prepaid.balance,
                     "unit": view.prepaid.unit.value,
+                    "currency": self._currency(view.prepaid.unit),
                     "days_left": view.prepaid.days_left,
                     "threshold": meter.prepaid.threshold,
                 },

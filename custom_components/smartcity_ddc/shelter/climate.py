@@ -114,7 +114,7 @@ class CoolerClimate(DdcUnitEntity, ClimateEntity):
             return
         if self.unit_state.power is not True:
             # Refuse before touching the mode, so nothing is half done.
-            self.coordinator.check_power_rule(self.unit.uid)
+            await self.coordinator.async_check_power_rule(self.unit.uid)
         await self.coordinator.async_set_value(
             self.unit.uid, Key.MODE, _DDC_MODES[hvac_mode]
         )

@@ -281,15 +281,14 @@ class ShelterCoordinator(DataUpdateCoordinator[Snapshot]):
             return name
         return self.unit_names.get(uid, uid)
 
-    def check_power_rule(self, uid: str) -> None:
-        """Refuse early when the DDC would ignore a power change (unit follows its schedule)."""
-        if self.power_rule is PowerRule.REFUSE and self.data.unit(uid).auto is True:
-            err = DdcPowerRuleError(f"{uid} follows its schedule")
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key=ERROR_KEYS.key(err),
-                translation_placeholders=self._placeholders(err, uid),
-            )
+    async def async_check_power_rule(self, uid: str) -> None:
+        """Refuse early when the DDC would ignore a power change (unit follows its schedule).
+
+        The mode is read again unless the latest poll said "manual": a mode
+        polled at a slow cadence may be minutes old.
+        """
+        if self.power_rule is PowerRule.REFUSE:
+            await self._command(uid, lambda: self.client.check_power_rule(uid))
 
     async def async_set_power(self, uid: str, on: bool) -> None:
         """Switch a unit, applying the entry's power rule."""

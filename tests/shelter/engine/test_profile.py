@@ -524,8 +524,9 @@ def test_hostile_documents_are_refused_at_once(
     assert message in found
     if line is not None:
         assert found_line == line
-    # Milliseconds and a few megabytes, whatever the document asks for.
-    assert outcome["seconds"] < 0.5
+    # A few megabytes, whatever the document asks for; a parser working for
+    # minutes would be stopped by the child's time limit (how fast the
+    # refusal comes is a figure, not something to time here).
     assert outcome["peak"] < 16 << 20
 
 

@@ -410,6 +410,25 @@ class DdcClient:
             )
         return auto
 
+    async def check_power_rule(self, uid: str) -> None:
+        """Raise DdcPowerRuleError if the unit follows its schedule (the DDC would ignore power).
+
+        "Manual" from the latest poll is trusted; "schedule" or unknown is
+        read again first, as set_power does: someone may have switched the
+        unit to manual since the mode was last polled.
+        """
+        unit = self.profile.unit(uid)
+        auto_point = unit.points.get(Key.AUTO)
+        if auto_point is None or auto_point.read is None:
+            return
+        if decode_point(auto_point, self._raw) is False:
+            return
+        async with self._command():
+            if await self._schedule_mode(uid, auto_point):
+                raise DdcPowerRuleError(
+                    f"{uid} follows its schedule; the DDC ignores power commands"
+                )
+
     async def set_power(
         self, uid: str, on: bool, *, manual_override: bool = False
     ) -> bool:
