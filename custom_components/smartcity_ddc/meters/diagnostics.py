@@ -1,4 +1,4 @@
-"""Diagnostics of a meter site: settings, each meter's history and statistics (gateway addresses redacted)."""
+"""Diagnostics of a meter site: settings, each meter's history and statistics (gateway addresses and relay codes redacted)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_HOST
 
+from .const import CONF_METER_PASSWORD, CONF_OPERATOR_CODE
 from .coordinator import MetersConfigEntry
 
-TO_REDACT = {CONF_HOST}
+TO_REDACT = {CONF_HOST, CONF_METER_PASSWORD, CONF_OPERATOR_CODE}
 
 
 def diagnostics(entry: MetersConfigEntry) -> dict[str, Any]:
