@@ -11,6 +11,7 @@ from ..line import (
     LineDeviceError,
     LineTimeoutError,
 )
+from .engine.bus import ReadStatus
 from .engine.model import ReadingError, RejectReason
 from .engine.prepaid import LedgerError
 from .engine.sts import TokenError
@@ -24,6 +25,22 @@ ERROR_KEYS: Final = ErrorKeys(
     ),
     fallback="meters_cannot_connect",
 )
+
+#: Why a meter bus can't be used (the bus flow): the port is another line's, or unreachable.
+BUS_ERROR_KEYS: Final = ErrorKeys(
+    ((LineConflictError, "meters_bus_port_in_use"),),
+    fallback="meters_bus_cannot_connect",
+)
+
+#: The translation key that explains a bus meter's failed trial read (the meter flow).
+READ_KEYS: Final[dict[ReadStatus, str]] = {
+    ReadStatus.NO_ANSWER: "meters_no_answer",
+    ReadStatus.WRONG_ADDRESS: "meters_wrong_address",
+    ReadStatus.CHECKSUM: "meters_garbled_answer",
+    ReadStatus.METER_ERROR: "meters_meter_error",
+    ReadStatus.BAD_DATA: "meters_unreadable_answer",
+    ReadStatus.BUS_ERROR: "meters_bus_cannot_connect",
+}
 
 #: The translation key that explains each refused reading to a user.
 REJECT_KEYS: Final[dict[RejectReason, str]] = {
