@@ -759,3 +759,61 @@ async def test_a_scan_that_finds_nothing_or_no_bus(
     assert result["step_id"] == "mbus"
     assert result["errors"] == {"base": "meters_bus_cannot_connect"}
     assert len(line_pool(hass)) == 0
+
+
+async def test_a_loaded_site_shares_its_bus_with_the_flows(
+    hass: HomeAssistant, gateway: MeterBusServer
+) -> None:
+    first = gateway.add(SimMeter(PREPAID))
+    second = gateway.add(SimMeter(OTHER))
+    entry = with_bus(
+        gateway.port,
+        [
+            {
+                "meter_id": "e101",
+                "name": "Unit 101",
+                "medium": "electricity",
+                "source": "dlt645",
+                "bus": "bus1",
+                "address": PREPAID,
+                "version": 2007,
+            }
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert first.requests > 0
+    pool = line_pool(hass)
+    assert len(pool) == 1
+    # The trial read borrows the site's own bus and waits its turn on it.
+    result = await add_electricity_meter(hass, entry, "e102")
+    result = await configure(
+        hass,
+        result,
+        {"bus": "bus1", "version": "2007", "find": False, "address": OTHER},
+    )
+    assert second.requests > 0
+    result = await configure(hass, result, {"prepaid": "none", "low_credit": 0})
+    result = await configure(hass, result, {"relay_control": False})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    # A slower reply timeout for the bus the site holds open.
+    result = await start(hass, entry, "bus", "bus1")
+    result = await configure(hass, result, {"name": "Building 101", "transport": "tcp"})
+    result = await configure(
+        hass,
+        result,
+        {
+            "host": "127.0.0.1",
+            "port": gateway.port,
+            "read_interval": 60,
+            "reply_timeout": 1.0,
+        },
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.subentries["bus1"].data["reply_timeout"] == 1.0
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert len(pool) == 0
