@@ -167,6 +167,8 @@ async def test_add_a_bus_behind_a_gateway(
         "read_interval": 15,
         "reply_timeout": 1.5,
     }
+    result = await configure(hass, result, {**where, "host": " "})
+    assert result["errors"] == {"host": "meters_invalid_host"}
     # Nothing listens there.
     result = await configure(hass, result, {**where, "port": closed_port()})
     assert result["errors"] == {"base": "meters_bus_cannot_connect"}

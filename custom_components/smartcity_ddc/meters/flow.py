@@ -1187,9 +1187,12 @@ class BusSubentryFlow(ConfigSubentryFlow):
                     CONF_REPLY_TIMEOUT: float(user_input[CONF_REPLY_TIMEOUT]),
                 }
             )
-            result, errors = await self._async_finish()
-            if result is not None:
-                return result
+            if not draft[CONF_HOST]:
+                errors = {CONF_HOST: "meters_invalid_host"}
+            else:
+                result, errors = await self._async_finish()
+                if result is not None:
+                    return result
         schema = vol.Schema(
             {
                 vol.Required(
@@ -1234,7 +1237,7 @@ class BusSubentryFlow(ConfigSubentryFlow):
                 vol.Required(
                     CONF_BAUDRATE,
                     default=str(draft.get(CONF_BAUDRATE, DEFAULT_BUS_BAUDRATE)),
-                ): dropdown(_BUS_BAUDRATES, custom=True),
+                ): dropdown(_BUS_BAUDRATES),
                 vol.Required(
                     CONF_BYTESIZE, default=str(draft.get(CONF_BYTESIZE, 8))
                 ): dropdown(["7", "8"]),
