@@ -13,6 +13,7 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
+from custom_components.smartcity_ddc.compat import move_device_to_subentry
 from custom_components.smartcity_ddc.const import EntryKind
 from custom_components.smartcity_ddc.jobs import JOBS
 
@@ -102,15 +103,7 @@ async def downgrade_to_version_1(
     for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
         entities.async_update_entity(entity.entity_id, config_subentry_id=None)
     for device in dr.async_entries_for_config_entry(devices, entry.entry_id):
-        devices.async_update_device(
-            device.id, add_config_entry_id=entry.entry_id, add_config_subentry_id=None
-        )
-        for subentry_id in device.config_entries_subentries[entry.entry_id] - {None}:
-            devices.async_update_device(
-                device.id,
-                remove_config_entry_id=entry.entry_id,
-                remove_config_subentry_id=subentry_id,
-            )
+        move_device_to_subentry(devices, device, entry.entry_id, None)
     # Version 1 had no subentries; the manager offers no public way to drop
     # them without also dropping their devices, which version 1 kept.
     hass.config_entries._async_update_entry(entry, subentries={})

@@ -33,9 +33,11 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 import yaml
 
 from custom_components.smartcity_ddc.const import DOMAIN
+from devtools.simulator import MeterBusServer
 from tests.cards.conftest import card_table, cards_entry, groups  # noqa: F401
 from tests.flow_strings import Shown, problems
-from tests.meters.conftest import push_meter, site_entry
+from tests.meters.bus_site import add_meters, bus_meters, bus_site
+from tests.meters.conftest import push_meter
 from tests.shelter.conftest import ddc_entry  # noqa: F401
 from tests.translation_rules import (
     placeholder_mismatches,
@@ -562,17 +564,30 @@ async def every_kind(
     cards_entry: MockConfigEntry,  # noqa: F811  # the fixture imported above
     socket_enabled: None,
 ) -> AsyncIterator[list[MockConfigEntry]]:
-    """A DDC, a card sync and a water site (a pushed meter), all set up."""
-    water = site_entry([push_meter("m1", "Meter 1")])
-    entries = [ddc_entry, cards_entry, water]
-    for entry in entries:
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    yield entries
-    for entry in entries:
-        await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
+    """A DDC, a card sync and a meter site with every kind of meter, all set up.
+
+    The site has pushed water meters (one prepaid) and a bus with
+    electricity meters (one prepaid with a relay) and an M-Bus water meter.
+    """
+    async with MeterBusServer(stop_after=600) as gateway:
+        add_meters(gateway)
+        site = bus_site(
+            gateway.port,
+            [
+                *bus_meters(),
+                push_meter("m1", "Meter 1"),
+                push_meter("m2", "Meter 2", prepaid="money", tariff=2.0, low_credit=5),
+            ],
+        )
+        entries = [ddc_entry, cards_entry, site]
+        for entry in entries:
+            entry.add_to_hass(hass)
+            assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        yield entries
+        for entry in entries:
+            await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
 
 
 async def test_every_entity_translation_key_exists_and_none_is_orphaned(

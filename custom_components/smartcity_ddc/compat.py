@@ -11,7 +11,12 @@ its version number.
   registry id (``via_device_id``; the hub's identifier, ``via_device``, is
   deprecated) and look a device up per config entry
   (``async_get_device_by_identifier``; ``async_get_device`` is deprecated);
-  2025.4 only has ``via_device`` and ``async_get_device``.
+  2025.4 only has ``via_device`` and ``async_get_device``. A device belongs to
+  one entry and subentry in newer releases, moved with
+  ``new_config_subentry_id``; 2025.4 links it to the new subentry
+  (``add_config_subentry_id``) and unlinks the old one
+  (``remove_config_subentry_id``), calls newer releases refuse for Home
+  Assistant's own code and take as a removal on their own.
 * Recorder statistics metadata: 2025.4 describes a statistic's mean with
   ``mean_type`` (``has_mean`` is deprecated and goes away in 2026.4); older
   releases only know ``has_mean``. 2025.11 added ``unit_class``; passing it to
@@ -22,6 +27,7 @@ its version number.
 from __future__ import annotations
 
 from functools import cache
+import inspect
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from homeassistant import const as ha_const
@@ -73,6 +79,50 @@ def device_by_identifier(
     if device is None or config_entry_id not in device.config_entries:
         return None
     return device
+
+
+@callback
+def move_device_to_subentry(
+    registry: dr.DeviceRegistry,
+    device: dr.DeviceEntry,
+    entry_id: str,
+    subentry_id: str | None,
+) -> None:
+    """Move one of the entry's devices to a subentry of it (None: the entry itself)."""
+    if "new_config_subentry_id" in _update_device_parameters(registry):
+        update: Any = registry.async_update_device
+        update(device.id, new_config_subentry_id=subentry_id)
+        return
+    old = device_subentries(device, entry_id) - {subentry_id}
+    registry.async_update_device(
+        device.id, add_config_entry_id=entry_id, add_config_subentry_id=subentry_id
+    )
+    for old_subentry_id in old:
+        registry.async_update_device(
+            device.id,
+            remove_config_entry_id=entry_id,
+            remove_config_subentry_id=old_subentry_id,
+        )
+
+
+def device_subentries(device: dr.DeviceEntry, entry_id: str) -> set[str | None]:
+    """Return the subentries of the entry a device belongs to (None: the entry itself)."""
+    if (subentry_id := getattr(device, "config_subentry_id", _MISSING)) is not _MISSING:
+        return {cast("str | None", subentry_id)}
+    return set(device.config_entries_subentries.get(entry_id, ()))
+
+
+_MISSING: Final = object()
+
+
+def _update_device_parameters(registry: dr.DeviceRegistry) -> frozenset[str]:
+    """Return the keyword parameters of this release's device update."""
+    return _parameters(type(registry).async_update_device)
+
+
+@cache
+def _parameters(function: Any) -> frozenset[str]:
+    return frozenset(inspect.signature(function).parameters)
 
 
 @callback

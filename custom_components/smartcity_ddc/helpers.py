@@ -15,6 +15,7 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, selector
 from homeassistant.util.hass_dict import HassKey
+import serial.tools.list_ports
 
 from .const import (
     CONF_BAUDRATE,
@@ -114,6 +115,13 @@ def async_prune_devices(
 
 
 # --- flow forms -------------------------------------------------------------------
+
+
+def serial_ports() -> list[str]:
+    """List the serial ports of this machine (blocking: run it in the executor)."""
+    return sorted(
+        port.device for port in serial.tools.list_ports.comports(include_links=True)
+    )
 
 
 def number_box(

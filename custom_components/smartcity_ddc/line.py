@@ -751,8 +751,11 @@ class ModbusLine:
         try:
             await asyncio.wait((task, lost), return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
-            # Whoever waits is cancelled (an entry unloading): so is the request.
+            # Whoever waits is cancelled (a timeout, an entry unloading): so is
+            # the request. Newer pymodbus ends a cancelled request with a
+            # ModbusIOException instead; nobody awaits it any more.
             task.cancel()
+            task.add_done_callback(_discard_outcome)
             raise
         finally:
             lost.cancel()
@@ -939,3 +942,9 @@ class LinePool:
     def __len__(self) -> int:
         """Return the number of open lines."""
         return len(self._lines)
+
+
+def _discard_outcome(task: asyncio.Future[Any]) -> None:
+    """Retrieve the outcome of a request given up on, so asyncio does not log it."""
+    if not task.cancelled():
+        task.exception()

@@ -145,41 +145,88 @@ async def test_add_pushed_and_sensor_meters(hass: HomeAssistant) -> None:
     entry.add_to_hass(hass)
     result = await add_meter(hass, entry)
     assert result["step_id"] == "user"
-    meter = {
-        "meter_id": "M101",
-        "name": "Unit 101",
-        "q3": 2.5,
-        "q4": 3.125,
-        "source": "push",
-    }
+    meter = {"meter_id": "M101", "name": "Unit 101", "medium": "water"}
     for bad, error in (
         ({"meter_id": "unit 101"}, {"meter_id": "meters_invalid_meter_id"}),
         ({"meter_id": "_m101"}, {"meter_id": "meters_invalid_meter_id"}),
         ({"meter_id": "m" * 41}, {"meter_id": "meters_invalid_meter_id"}),
         ({"meter_id": "m900"}, {"meter_id": "meters_meter_exists"}),
-        ({"q3": 4.0, "q4": 3.0}, {"q4": "meters_invalid_flow"}),
         ({"name": " "}, {"name": "meters_invalid_name"}),
     ):
         result = await configure(hass, result, {**meter, **bad})
         assert result["errors"] == error
     result = await configure(hass, result, meter)
+    assert result["step_id"] == "water"
+    assert result["description_placeholders"] == {"meter": "m101"}
+    # A water meter is read from a sensor, Modbus, the action or an M-Bus bus.
+    assert set(_options(result, "source")) == {"sensor", "modbus", "push", "mbus"}
+    result = await configure(hass, result, {"q3": 4.0, "q4": 3.0, "source": "push"})
+    assert result["errors"] == {"q4": "meters_invalid_flow"}
+    result = await configure(hass, result, {"q3": 2.5, "q4": 3.125, "source": "push"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert meters_of(entry) == [push_meter("m101", "Unit 101")]
+    assert meters_of(entry) == [push_meter("m101", "Unit 101", medium="water")]
     (subentry,) = entry.subentries.values()
     assert (subentry.unique_id, subentry.title) == ("m101", "Unit 101")
 
     result = await add_meter(hass, entry)
     result = await configure(
-        hass,
-        result,
-        {**meter, "meter_id": "m102", "name": "Unit 102", "source": "sensor"},
+        hass, result, {**meter, "meter_id": "m102", "name": "Unit 102"}
     )
+    result = await configure(hass, result, {"q3": 2.5, "q4": 3.125, "source": "sensor"})
     assert result["step_id"] == "sensor"
     result = await configure(hass, result, {"entity_id": "sensor.wallpad_water"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert meters_of(entry)[1] == push_meter(
-        "m102", "Unit 102", source="sensor", entity_id="sensor.wallpad_water"
+        "m102",
+        "Unit 102",
+        medium="water",
+        source="sensor",
+        entity_id="sensor.wallpad_water",
     )
+
+
+def _options(result: dict[str, Any], field: str) -> list[str]:
+    """Return the values a form's select field offers."""
+    for key, value in result["data_schema"].schema.items():
+        if str(key) == field:
+            return [
+                option["value"] if isinstance(option, dict) else option
+                for option in value.config["options"]
+            ]
+    raise KeyError(field)
+
+
+async def test_add_a_pushed_electricity_meter(hass: HomeAssistant) -> None:
+    entry = site_entry([])
+    entry.add_to_hass(hass)
+    result = await add_meter(hass, entry)
+    result = await configure(
+        hass, result, {"meter_id": "e101", "name": "Unit 101", "medium": "electricity"}
+    )
+    assert result["step_id"] == "electricity"
+    # A sensor gives volumes only; M-Bus meters here are water meters.
+    assert _options(result, "source") == ["dlt645", "modbus", "push"]
+    result = await configure(hass, result, {"max_power": 12.5, "source": "push"})
+    # Any electricity meter may be prepaid; without a bus it has no relay to switch.
+    assert result["step_id"] == "prepaid"
+    assert _options(result, "prepaid") == ["none", "money", "kwh"]
+    assert result["description_placeholders"] == {"usage": "kWh"}
+    result = await configure(
+        hass, result, {"prepaid": "kwh", "tariff": 0.12, "low_credit": 5}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert meters_of(entry) == [
+        {
+            "meter_id": "e101",
+            "name": "Unit 101",
+            "medium": "electricity",
+            "max_power": 12.5,
+            "source": "push",
+            "prepaid": "kwh",
+            "tariff": 0.12,
+            "low_credit": 5.0,
+        }
+    ]
 
 
 async def test_reconfigure_and_delete_meters(hass: HomeAssistant) -> None:
@@ -202,6 +249,13 @@ async def test_reconfigure_and_delete_meters(hass: HomeAssistant) -> None:
     )
     assert result["step_id"] == "reconfigure"
     assert result["description_placeholders"] == {"meter": "m102"}
+    # Id and medium stay: neither is asked.
+    assert {str(key) for key in result["data_schema"].schema} == {
+        "name",
+        "q3",
+        "q4",
+        "source",
+    }
     change = {"name": "Unit 102-B", "q3": 4.0, "q4": 5.0, "source": "push"}
     result = await configure(hass, result, {**change, "q4": 1.0})
     assert result["errors"] == {"q4": "meters_invalid_flow"}
@@ -211,7 +265,7 @@ async def test_reconfigure_and_delete_meters(hass: HomeAssistant) -> None:
     # Changed in place, its id kept; a pushed meter keeps no sensor.
     assert meters_of(entry) == [
         push_meter("m101", "Unit 101"),
-        push_meter("m102", "Unit 102-B", q3=4.0, q4=5.0),
+        push_meter("m102", "Unit 102-B", q3=4.0, q4=5.0, medium="water"),
     ]
     assert entry.subentries[m102].unique_id == "m102"
     assert hass.config_entries.async_remove_subentry(entry, m101)
@@ -253,16 +307,9 @@ async def test_add_a_modbus_meter_reads_it_first(
     entry.add_to_hass(hass)
     result = await add_meter(hass, entry)
     result = await configure(
-        hass,
-        result,
-        {
-            "meter_id": "m201",
-            "name": "Shop 201",
-            "q3": 2.5,
-            "q4": 3.125,
-            "source": "modbus",
-        },
+        hass, result, {"meter_id": "m201", "name": "Shop 201", "medium": "water"}
     )
+    result = await configure(hass, result, {"q3": 2.5, "q4": 3.125, "source": "modbus"})
     assert result["step_id"] == "modbus"
     where = {
         "transport": "tcp",
@@ -301,6 +348,7 @@ async def test_add_a_modbus_meter_reads_it_first(
         {
             "meter_id": "m201",
             "name": "Shop 201",
+            "medium": "water",
             "q3": 2.5,
             "q4": 3.125,
             "source": "modbus",

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.freeze_time(DAY1, tick=True)
 
 @pytest.fixture
 def water_meters(simulator: SimulatorServer) -> list[dict[str, Any]]:
-    """A pushed meter and a Modbus meter at a slave id nobody answers to."""
+    """A pushed meter, a Modbus meter at a slave id nobody answers to, a relay meter without its bus."""
     return [
         push_meter("m101", "Unit 101"),
         {
@@ -38,6 +38,18 @@ def water_meters(simulator: SimulatorServer) -> list[dict[str, Any]]:
             "register_kind": "holding",
             "scale": 0.001,
             "word_order": "big",
+        },
+        {
+            "meter_id": "e301",
+            "name": "Shop 301",
+            "medium": "electricity",
+            "source": "dlt645",
+            "bus": "removed",
+            "address": "000000000301",
+            "version": 2007,
+            "relay_control": True,
+            "meter_password": "02135790",
+            "operator_code": "86420864",
         },
     ]
 
@@ -57,6 +69,10 @@ async def test_diagnostics(
     meters = {meter["title"]: meter["data"] for meter in diagnostics["entry"]["meters"]}
     assert meters["Shop 201"]["host"] == "**REDACTED**"
     assert meters["Shop 201"]["register"] == 100
+    # The relay codes stay in the entry.
+    assert meters["Shop 301"]["meter_password"] == "**REDACTED**"
+    assert meters["Shop 301"]["operator_code"] == "**REDACTED**"
+    assert "02135790" not in str(diagnostics)
     assert diagnostics["rules"] == {"gap": 10800, "leak_threshold": 0.001}
     assert diagnostics["long_term_statistics"] is False
     m101 = diagnostics["meters"]["m101"]

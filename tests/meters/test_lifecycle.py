@@ -26,15 +26,12 @@ async def test_five_meters_added_back_to_back_all_run(
         result = await hass.config_entries.subentries.async_init(
             (setup_water.entry_id, "meter"), context={"source": SOURCE_USER}
         )
-        await hass.config_entries.subentries.async_configure(
+        result = await hass.config_entries.subentries.async_configure(
             result["flow_id"],
-            {
-                "meter_id": meter_id,
-                "name": f"Unit {meter_id}",
-                "q3": 2.5,
-                "q4": 3.125,
-                "source": "push",
-            },
+            {"meter_id": meter_id, "name": f"Unit {meter_id}", "medium": "water"},
+        )
+        await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {"q3": 2.5, "q4": 3.125, "source": "push"}
         )
     await hass.async_block_till_done()
     assert setup_water.state is ConfigEntryState.LOADED

@@ -13,6 +13,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 
+from custom_components.smartcity_ddc.compat import (
+    device_by_identifier,
+    device_subentries,
+)
 from custom_components.smartcity_ddc.const import DOMAIN
 from tests.helpers import downgrade_to_version_1, registry_of
 
@@ -79,13 +83,13 @@ async def test_a_water_site_becomes_a_meter_site_with_everything_kept(
         ]
         assert len(linked) > 20
         assert {e.config_subentry_id for e in linked} == {subentry.subentry_id}
-        device = dr.async_get(hass).async_get_device(
-            identifiers={(DOMAIN, f"{entry.entry_id}_water_{meter_id}")}
+        device = device_by_identifier(
+            dr.async_get(hass),
+            (DOMAIN, f"{entry.entry_id}_water_{meter_id}"),
+            entry.entry_id,
         )
         assert device is not None
-        assert device.config_entries_subentries[entry.entry_id] == {
-            subentry.subentry_id
-        }
+        assert device_subentries(device, entry.entry_id) == {subentry.subentry_id}
     # The stored history came along: the index and today's usage.
     assert value(hass, "sensor.unit_101") == 100.5
     assert value(hass, "sensor.unit_101_usage_today") == pytest.approx(0.5)

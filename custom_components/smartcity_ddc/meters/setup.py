@@ -15,6 +15,7 @@ from homeassistant.helpers import (
 )
 from homeassistant.helpers.storage import Store
 
+from ..compat import device_by_identifier, move_device_to_subentry
 from ..const import CONF_KIND, DOMAIN, EntryKind
 from ..entity import device_identifier
 from ..helpers import async_prune_devices, async_register_hub
@@ -83,19 +84,12 @@ async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
         hass.config_entries.async_add_subentry(entry, subentry)
         # Version 1 had water meters only.
         part = f"water_{meter_id}"
-        device = devices.async_get_device(
-            identifiers={device_identifier(entry.entry_id, part)}
+        device = device_by_identifier(
+            devices, device_identifier(entry.entry_id, part), entry.entry_id
         )
         if device is not None:
-            devices.async_update_device(
-                device.id,
-                add_config_entry_id=entry.entry_id,
-                add_config_subentry_id=subentry.subentry_id,
-            )
-            devices.async_update_device(
-                device.id,
-                remove_config_entry_id=entry.entry_id,
-                remove_config_subentry_id=None,
+            move_device_to_subentry(
+                devices, device, entry.entry_id, subentry.subentry_id
             )
         prefix = f"{entry.entry_id}_{part}_"
         for entity in er.async_entries_for_config_entry(entities, entry.entry_id):

@@ -17,6 +17,7 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
+from ..compat import device_by_identifier
 from ..const import DOMAIN, LOGGER
 from ..entity import device_identifier
 from ..helpers import EntryWork, line_pool
@@ -274,8 +275,9 @@ class ShelterCoordinator(DataUpdateCoordinator[Snapshot]):
 
     def unit_name(self, uid: str) -> str:
         """Return a unit's name as its device shows it (translated, or as the user renamed it)."""
-        device = dr.async_get(self.hass).async_get_device(
-            identifiers={device_identifier(self.config_entry.entry_id, uid)}
+        entry_id = self.config_entry.entry_id
+        device = device_by_identifier(
+            dr.async_get(self.hass), device_identifier(entry_id, uid), entry_id
         )
         if device is not None and (name := device.name_by_user or device.name):
             return name

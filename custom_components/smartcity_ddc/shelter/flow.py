@@ -14,7 +14,6 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import selector
-import serial.tools.list_ports
 import voluptuous as vol
 
 from ..const import (
@@ -30,7 +29,7 @@ from ..const import (
     DEFAULT_TCP_PORT,
     EntryKind,
 )
-from ..helpers import dropdown, line_config, line_pool, number_box
+from ..helpers import dropdown, line_config, line_pool, number_box, serial_ports
 from ..line import LineConflictError, Parity, Transport
 from .const import (
     CONF_ADDED_UNITS,
@@ -52,13 +51,6 @@ from .names import async_unit_names
 
 _BAUDRATES = ["2400", "4800", "9600", "19200", "38400", "57600", "115200"]
 _PORTS = [str(port) for port in range(1, 17)]
-
-
-def _serial_ports() -> list[str]:
-    """List the serial ports of this machine (blocking)."""
-    return sorted(
-        port.device for port in serial.tools.list_ports.comports(include_links=True)
-    )
 
 
 def _line_match(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -177,7 +169,7 @@ class ShelterFlowMixin(ConfigFlow):
             if result is not None:
                 return result
             self._draft.update(user_input)
-        ports = await self.hass.async_add_executor_job(_serial_ports)
+        ports = await self.hass.async_add_executor_job(serial_ports)
         draft = self._draft
         schema = vol.Schema(
             {
