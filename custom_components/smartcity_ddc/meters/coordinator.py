@@ -13,6 +13,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import (
     ATTR_UNIT_OF_MEASUREMENT,
     CONF_SCAN_INTERVAL,
+    EVENT_HOMEASSISTANT_FINAL_WRITE,
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
     UnitOfVolume,
@@ -328,6 +329,13 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
                 self.hass, self._async_midnight, hour=0, minute=0, second=0
             )
         )
+        # Home Assistant does not unload entries when it stops: a pending save
+        # is written with the rest of its storage.
+        entry.async_on_unload(
+            self.hass.bus.async_listen_once(
+                EVENT_HOMEASSISTANT_FINAL_WRITE, self._async_final_write
+            )
+        )
 
     async def async_shutdown(self) -> None:
         """Let reads in flight end, save the history and give the Modbus lines back."""
@@ -376,6 +384,12 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
         """Write the history now."""
         self._save_timer = None
         await self.store.async_save(self.site.to_json())
+
+    async def _async_final_write(self, _event: Event) -> None:
+        """Write unsaved readings as Home Assistant stops."""
+        if self._save_timer is not None:
+            self._save_timer()
+            await self._async_save_due(dt_util.utcnow())
 
     def _record_from_source(self, meter_id: str, reading: Reading) -> None:
         """Add a reading a source delivered; refusals are counted and logged."""
