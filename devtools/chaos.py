@@ -7,10 +7,12 @@ water readings as a meter-data platform catching up would (timestamps from
 hours ago onwards, then in real time, at most one a second per meter) and
 writes card rows (a trickle, and a wave of issues, re-issues, deletions and
 malformed rows), asks for a card sync and kills Home Assistant with SIGKILL
-at a random moment of it. Some rounds run past SAVE_DELAY first; some kill
-Home Assistant while it starts (its first sync picks up rows written while
-it was down). After each kill, before the restart, what Home Assistant left
-on disk is checked:
+at a random moment of it. The rounds take turns: a kill in a sync soon after
+the start (the first one before the meters' history was ever saved), a kill
+right after the history was saved, a kill while Home Assistant starts (its
+first sync picks up rows written while it was down), and a kill in a sync
+after SAVE_DELAY and up to as long again of readings. After each kill,
+before the restart, what Home Assistant left on disk is checked:
 
 * cards: the rows gone from the table plus the registry's pending deletes
   are a prefix of the rows in idx order; the registry equals applying exactly
@@ -119,10 +121,11 @@ logger:
 class RoundKind(StrEnum):
     """Where in a session the kill falls."""
 
+    #: A wave of rows and a sync soon after the start, the kill in the sync
+    #: (in the first round: before the meters' history was ever saved).
+    SHORT = "short"
     #: Readings until the history is saved; the kill right after the save.
     SAVED = "saved"
-    #: A wave of rows and a sync soon after the start, the kill in the sync.
-    SHORT = "short"
     #: Rows written while Home Assistant is down; the kill while it starts.
     STARTUP = "startup"
     #: Readings for SAVE_DELAY and up to as long again, then a wave, a sync, the kill.
@@ -857,15 +860,17 @@ class ChaosRun:
         self.report = ChaosReport(settings)
         self.cards_entry = ""
         self.meters_entry = ""
-        now = int(time.time())
+        # Readings start a few minutes before a whole hour: the first seconds
+        # of pushing already write statistics rows.
+        start = int(time.time())
+        start -= int(settings.backlog_hours * 3600)
+        start -= start % 3600
         meter_rng = random.Random(self.rng.random())
         self.meters = [
             MeterFeed(
                 meter_id=f"chaos_{number + 1}",
                 flow=meter_rng.uniform(0.05, 0.8),
-                next_t=now
-                - int(settings.backlog_hours * 3600)
-                + meter_rng.randrange(settings.step),
+                next_t=start - meter_rng.randrange(60, 900),
                 index=round(meter_rng.uniform(100, 900), 3),
             )
             for number in range(settings.meters)

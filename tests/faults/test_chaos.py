@@ -1,7 +1,8 @@
 """Chaos suite: a real Home Assistant killed with SIGKILL in card syncs and reading bursts (devtools/chaos.py).
 
-The run uses a fixed seed and three kills (right after a history save, in a
-card sync, while Home Assistant starts); CHAOS_SEED and CHAOS_ROUNDS give a
+The run uses a fixed seed and three kills (in a card sync before the meters'
+history was first saved, right after a history save, while Home Assistant
+starts); CHAOS_SEED and CHAOS_ROUNDS give a
 longer run by hand, e.g. ``CHAOS_ROUNDS=30 pytest tests/faults/test_chaos.py``
 or ``python -m devtools.chaos --rounds 30``. The checks themselves are tested
 first, on hand-made states, so a run that passes means something.

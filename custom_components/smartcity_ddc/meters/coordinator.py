@@ -73,6 +73,8 @@ from .engine.model import (
     DEFAULT_LEAK_THRESHOLD,
     DEFAULT_Q3,
     DEFAULT_Q4,
+    INDEX_RESOLUTION,
+    PLAUSIBLE_Q4_FACTOR,
     Reading,
     ReadingError,
     RejectReason,
@@ -226,6 +228,8 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
             if meter.source is MeterSource.SENSOR and meter.entity_id:
                 self._by_entity.setdefault(meter.entity_id, []).append(meter.meter_id)
         self._base_sums: dict[str, float] = {}
+        #: Newest statistics row of meters that start without a stored history.
+        self._last_rows: dict[str, HourRow] = {}
         #: Cancels the pending save; None when everything is on disk.
         self._save_timer: Callable[[], None] | None = None
         self._loaded = False
@@ -293,12 +297,17 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
         self.add_statistics = compat.async_add_water_statistics
         for meter_id, meter in self.site.meters.items():
             if meter.history.origin is None:
+                statistic_id = self.meters[meter_id].statistic_id
                 oldest = meter.history.oldest_valid
-                self._base_sums[meter_id] = await compat.async_sum_before(
-                    self.hass,
-                    self.meters[meter_id].statistic_id,
-                    None if oldest is None else oldest.timestamp,
-                )
+                if oldest is not None:
+                    self._base_sums[meter_id] = await compat.async_sum_before(
+                        self.hass, statistic_id, oldest.timestamp
+                    )
+                elif last := await compat.async_last_row(self.hass, statistic_id):
+                    # Nothing stored: a new meter under an old id, or a crash
+                    # before the meter's history was first saved.
+                    self._last_rows[meter_id] = last
+                    self._base_sums[meter_id] = last.sum
         now = _now()
         for meter_id in self.site.meters:
             self._import_statistics(
@@ -538,11 +547,36 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
         """Hand fresh statistics to the entities."""
         self.async_set_updated_data(self._snapshot(changed))
 
+    def _continue_series(self, meter_id: str) -> None:
+        """Count from the statistic's own origin when the first reading carries its index on.
+
+        A crash before a meter's history was first saved loses the origin its
+        sum counts from, not its rows. A first reading after the newest row,
+        at or above its index and by no more than the meter can pass since, is
+        the same meter going on; anything else is a new meter, whose sum goes
+        on from the old one's.
+        """
+        last = self._last_rows[meter_id]
+        oldest = self.site.meters[meter_id].history.oldest_valid
+        ends = last.start + 3600
+        if oldest is None or oldest.timestamp < ends:
+            return
+        most = (
+            PLAUSIBLE_Q4_FACTOR
+            * self.meters[meter_id].q4
+            * (oldest.timestamp - ends)
+            / 3600
+        )
+        if -INDEX_RESOLUTION <= oldest.index - last.state <= most + INDEX_RESOLUTION:
+            self._base_sums[meter_id] = oldest.index - (last.state - last.sum)
+
     def _import_statistics(self, meter_id: str, change: Change) -> None:
         """Write the hourly rows a change touched to long-term statistics."""
         if self.add_statistics is None:
             return
         meter = self.site.meters[meter_id]
+        if meter.history.origin is None and meter_id in self._last_rows:
+            self._continue_series(meter_id)
         rows = meter.hour_rows(
             change.start, change.end, base_sum=self._base_sums.get(meter_id, 0.0)
         )
