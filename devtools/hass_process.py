@@ -304,8 +304,9 @@ class HassProcess:
                     f"{self.url}/auth/providers",
                     timeout=aiohttp.ClientTimeout(total=5),
                 ) as response:
-                    # 400 before onboarding ("onboarding_required"), 200 after.
-                    if response.status in (200, 400):
+                    # 400 before onboarding ("onboarding_required"), 200 after:
+                    # any answer means the server is up.
+                    if response.status < 500:
                         return
             await asyncio.sleep(0.2)
         raise TimeoutError(f"Home Assistant did not start within {limit:.0f} s")
