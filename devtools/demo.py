@@ -139,6 +139,7 @@ class Demo:
                 self._add_water,
                 self._backfill_water,
                 self._wait_for_statistics,
+                self._read_from_collector,
                 self._set_up_energy,
                 self._create_dashboard,
             ):
@@ -229,9 +230,13 @@ class Demo:
         kind: str,
         handler: str,
         *steps: dict[str, Any],
+        start: dict[str, Any] | None = None,
+        done: str = "create_entry",
     ) -> Any:
         """Run a config, options or subentry ('entry_id/type') flow step by step."""
-        return await self.home.flow(session, kind, handler, *steps)
+        return await self.home.flow(
+            session, kind, handler, *steps, start=start, done=done
+        )
 
     async def _add_ddc(self, session: aiohttp.ClientSession) -> None:
         """Add the simulated shelter's DDC."""
@@ -276,7 +281,7 @@ class Demo:
         )
 
     async def _add_water(self, session: aiohttp.ClientSession) -> None:
-        """Add a water site whose meters are read from the simulated data collector."""
+        """Add a water site whose meters first take pushed readings (the week before the demo)."""
         result = await self.flow(
             session,
             "config",
@@ -285,7 +290,7 @@ class Demo:
             {"name": "Demo complex"},
         )
         self.entries["water"] = result["result"]["entry_id"]
-        for number, (meter_id, name, *_rest) in enumerate(METERS):
+        for meter_id, name, *_rest in METERS:
             await self.flow(
                 session,
                 "subentry",
@@ -295,8 +300,33 @@ class Demo:
                     "name": name,
                     "q3": 2.5,
                     "q4": 3.125,
-                    "source": "modbus",
+                    "source": "push",
                 },
+            )
+        # Each meter added reloads the site; meters added back to back all
+        # reach the running site.
+        await self._wait_for_meters(session, [meter_id for meter_id, *_ in METERS])
+
+    async def _read_from_collector(self, session: aiohttp.ClientSession) -> None:
+        """Switch every meter to the simulated data collector, as a site does once its collector is wired.
+
+        Only meters whose readings are pushed take the week of readings from
+        the action; their history stays when their source changes.
+        """
+        (subentries,) = await self.websocket(
+            session,
+            {
+                "type": "config_entries/subentries/list",
+                "entry_id": self.entries["water"],
+            },
+        )
+        ids = {row["unique_id"]: row["subentry_id"] for row in subentries}
+        for number, (meter_id, name, *_rest) in enumerate(METERS):
+            await self.flow(
+                session,
+                "subentry",
+                f"{self.entries['water']}/meter",
+                {"name": name, "q3": 2.5, "q4": 3.125, "source": "modbus"},
                 {
                     "transport": "tcp",
                     "host": "127.0.0.1",
@@ -307,10 +337,9 @@ class Demo:
                     "scale": 0.001,
                     "word_order": "big",
                 },
+                start={"subentry_id": ids[meter_id]},
+                done="abort",
             )
-        # Each meter added reloads the site; meters added back to back all
-        # reach the running site.
-        await self._wait_for_meters(session, [meter_id for meter_id, *_ in METERS])
 
     async def _wait_for_meters(
         self, session: aiohttp.ClientSession, meter_ids: list[str], limit: float = 120

@@ -436,10 +436,14 @@ class HassProcess:
         kind: str,
         handler: str,
         *steps: dict[str, Any],
+        start: dict[str, Any] | None = None,
+        done: str = "create_entry",
     ) -> Any:
         """Run a config ('config'), options ('options') or subentry ('subentry') flow step by step.
 
-        A subentry flow's handler is "entry_id/subentry_type".
+        A subentry flow's handler is "entry_id/subentry_type"; `start` adds to
+        the first request (e.g. {"subentry_id": ...} reconfigures a subentry,
+        which ends in an abort: done="abort").
         """
         base = (
             "/api/config/config_entries/"
@@ -452,7 +456,10 @@ class HassProcess:
         result = await self.post(
             session,
             base,
-            {"handler": handler.split("/") if kind == "subentry" else handler},
+            {
+                "handler": handler.split("/") if kind == "subentry" else handler,
+                **(start or {}),
+            },
         )
         for step in steps:
             result = await self.post(session, f"{base}/{result['flow_id']}", step)
@@ -460,7 +467,7 @@ class HassProcess:
                 raise HassCommandError(
                     f"{handler} step {result.get('step_id')}", result["errors"]
                 )
-        if result.get("type") != "create_entry":
+        if result.get("type") != done:
             raise HassCommandError(f"{handler} flow did not finish", result)
         return result
 
