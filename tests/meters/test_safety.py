@@ -3,16 +3,25 @@ allowed may record them, impossible readings are refused, and an administrator c
 
 from __future__ import annotations
 
+import asyncio
 import copy
+from dataclasses import dataclass
 from datetime import timedelta
+import threading
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import Recorder
+from homeassistant.components.recorder.tasks import RecorderTask
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.helpers.recorder import get_instance
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockUser,
+    async_fire_time_changed,
+)
 
 from custom_components.smartcity_ddc.const import DOMAIN
 from custom_components.smartcity_ddc.meters.const import SAVE_DELAY
@@ -264,3 +273,47 @@ async def test_statistics_sums_stay_right_when_the_history_was_never_saved(
         (seoul(1, 1), 100.479167, 0.479167),
         (seoul(1, 3), 100.983333, 0.983333),
     ]
+
+
+@dataclass
+class _HoldRecorder(RecorderTask):
+    """Keeps the recorder's thread busy until released, as a slow disk would."""
+
+    release: threading.Event
+
+    def run(self, instance: Recorder) -> None:
+        """Wait for the release (bounded)."""
+        self.release.wait(30)
+
+
+async def test_the_history_is_saved_only_after_the_recorder_wrote_its_rows(
+    recorder_mock: Recorder,
+    hass_seoul: HomeAssistant,
+    setup_water: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A crash right after a save must not lose rows of the readings saved: rows a day old are not imported again."""
+    hass = hass_seoul
+    key = f"{DOMAIN}.water_{setup_water.entry_id}"
+    await at(hass, freezer, seoul(1, 0, 59, 40))
+    await push(hass, "m101", 100.0)
+    release = threading.Event()
+    get_instance(hass).queue_task(_HoldRecorder(release))
+    try:
+        await at(hass, freezer, seoul(1, 1, 0, 20))
+        await push(hass, "m101", 100.01)
+        # The save falls due while the recorder has not written the 01:00 row.
+        due = seoul(1, 1, 0, 41)
+        freezer.move_to(due)
+        async_fire_time_changed(hass, due)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        stored = hass_storage.get(key, {"data": {"meters": {}}})["data"]["meters"]
+        assert not stored.get("m101", {}).get("t")
+    finally:
+        release.set()
+    await hass.async_block_till_done()
+    assert hass_storage[key]["data"]["meters"]["m101"]["i"] == [100.0, 100.01]
+    # I(01:00) = 100 + 0.01 x 20/40.
+    assert await rows(hass) == [(seoul(1, 0), 100.005, 0.005)]

@@ -33,6 +33,7 @@ from homeassistant.helpers.event import (
     async_track_time_change,
     async_track_time_interval,
 )
+from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
@@ -93,6 +94,8 @@ STORAGE_VERSION: Final = 1
 #: After a restart the newest hours are imported again, in case the recorder
 #: had not committed them when Home Assistant stopped.
 REIMPORT_HOURS: Final = 24
+#: Seconds a save waits for the recorder to write the rows of the readings in it.
+RECORDER_WAIT: Final = 10
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -390,15 +393,31 @@ class MetersCoordinator(DataUpdateCoordinator[WaterData]):
             )
 
     async def _async_save_due(self, _now: datetime) -> None:
-        """Write the history now."""
+        """Write the history, once the recorder has the rows of every reading in it."""
         self._save_timer = None
-        await self.store.async_save(self.site.to_json())
+        history = self.site.to_json()
+        if self.add_statistics is not None:
+            # Rows of readings older than REIMPORT_HOURS are not imported
+            # again after a crash: they must be written before the history
+            # that no longer asks for them.
+            try:
+                async with asyncio.timeout(RECORDER_WAIT):
+                    await get_instance(self.hass).async_block_till_done()
+            except TimeoutError:
+                LOGGER.warning(
+                    "%s: the recorder did not write the water statistics within"
+                    " %d s; saving the readings anyway",
+                    self.config_entry.title,
+                    RECORDER_WAIT,
+                )
+        await self.store.async_save(history)
 
     async def _async_final_write(self, _event: Event) -> None:
-        """Write unsaved readings as Home Assistant stops."""
+        """Write unsaved readings as Home Assistant stops (the recorder writes its queue as it stops)."""
         if self._save_timer is not None:
             self._save_timer()
-            await self._async_save_due(dt_util.utcnow())
+            self._save_timer = None
+            await self.store.async_save(self.site.to_json())
 
     def _record_from_source(self, meter_id: str, reading: Reading) -> None:
         """Add a reading a source delivered; refusals are counted and logged."""
