@@ -21,7 +21,6 @@ import json
 import os
 from pathlib import Path
 import random
-import shutil
 import signal
 import sys
 import time
@@ -30,15 +29,14 @@ from typing import Any
 import aiohttp
 import voluptuous as vol
 
+from devtools.hass_process import DOMAIN, ROOT, HassProcess
 from devtools.mariadb import Account, MariaDbServer, card_table_ddl
 from devtools.simulator import ShelterDdc, SimulatorServer, WaterMeterBank
 from devtools.simulator.device import SEOUL
 
-ROOT = Path(__file__).resolve().parents[1]
-CLIENT_ID = "http://127.0.0.1/"
 USERNAME = "demo"
 PASSWORD = "shelter-demo"  # noqa: S105  # a throwaway account of a throwaway local instance
-DOMAIN = "smartcity_ddc"
+__all__ = ["DOMAIN", "PASSWORD", "ROOT", "USERNAME", "Demo", "energy_sources"]
 
 WATER_SLAVE = 10
 #: (meter id, name, household size, leak in L/h, index now in litres);
@@ -65,7 +63,7 @@ homeassistant:
   longitude: 126.978
   elevation: 38
 
-{http}# Listed one by one instead of default_config, which would send LAN multicast.
+# Listed one by one instead of default_config, which would send LAN multicast.
 frontend:
 config:
 api:
@@ -100,7 +98,8 @@ class Demo:
         self.config_dir = run_dir / "config"
         self.port = port
         self.modbus_port = modbus_port
-        self.url = f"http://127.0.0.1:{port}"
+        self.home = HassProcess(self.config_dir, port, log_path=run_dir / "hass.log")
+        self.url = self.home.url
         self.simulator = SimulatorServer(port=modbus_port, framer="tcp")
         self.shelter = ShelterDdc(seed=1)
         self.water = WaterMeterBank(
@@ -116,92 +115,21 @@ class Demo:
         #: Seconds each start-up phase took.
         self.timings: dict[str, float] = {}
         self.feed_interval = feed_interval
-        self.hass: asyncio.subprocess.Process | None = None
-        self.token = ""
-        self.refresh_token = ""
         self.dashboard = "smart-shelter"
         self._feeder: asyncio.Task[None] | None = None
         self._rng = random.Random(7)
         self._issued: list[tuple[str, str, str, str, str]] = []
 
-    # --- files ---------------------------------------------------------------
-
-    def http_yaml(self) -> str:
-        """Bind the HTTP server to 127.0.0.1 on the demo's port, the way this release takes it.
-
-        Newer releases keep the HTTP settings in storage: YAML would be
-        migrated as an unconfirmed trial that the frontend asks to confirm
-        and that reverts to the defaults (every interface, port 8123) after
-        five minutes. There the settings are written to storage as confirmed.
-        """
-        try:
-            http_config = importlib.import_module(
-                "homeassistant.components.http.config"
-            )
-        except ImportError:
-            http_config = None
-        if http_config is None or not hasattr(http_config, "HTTPConfigStore"):
-            return f"http:\n  server_host: 127.0.0.1\n  server_port: {self.port}\n\n"
-        stable = {
-            **http_config.HTTP_STORAGE_SCHEMA(
-                {"server_host": ["127.0.0.1"], "server_port": self.port}
-            ),
-            "created_at": datetime.now(SEOUL).isoformat(),
-            "error": None,
-            "error_message": None,
-        }
-        stored = {
-            "version": http_config.STORAGE_VERSION,
-            "minor_version": http_config.STORAGE_MINOR_VERSION,
-            "key": http_config.STORAGE_KEY,
-            "data": {"stable": stable, "pending": None, "yaml_migration_done": True},
-        }
-        (self.config_dir / ".storage" / http_config.STORAGE_KEY).write_text(
-            json.dumps(stored), encoding="utf-8"
-        )
-        return ""
-
-    def write_config(self) -> None:
-        """Create a fresh configuration directory with the integration linked in."""
-        if self.config_dir.exists():
-            shutil.rmtree(self.config_dir)
-        (self.config_dir / ".storage").mkdir(parents=True)
-        (self.config_dir / "configuration.yaml").write_text(
-            CONFIGURATION.format(http=self.http_yaml()), encoding="utf-8"
-        )
-        (self.config_dir / "custom_components").mkdir()
-        (self.config_dir / "custom_components" / DOMAIN).symlink_to(
-            ROOT / "custom_components" / DOMAIN
-        )
-        onboarding = {
-            "version": 4,
-            "minor_version": 1,
-            "key": "onboarding",
-            "data": {"done": ["core_config", "analytics"]},
-        }
-        (self.config_dir / ".storage" / "onboarding").write_text(
-            json.dumps(onboarding), encoding="utf-8"
-        )
-
     # --- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
         """Start every server and Home Assistant, then onboard and configure."""
-        self.write_config()
+        self.home.write_config(CONFIGURATION)
         self.simulator.add_device(1, self.shelter)
         self.simulator.add_device(WATER_SLAVE, self.water)
         await self.simulator.start()
         await asyncio.to_thread(self._start_mariadb)
-        log = (self.run_dir / "hass.log").open("wb")
-        self.hass = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "hass"),
-            "--config",
-            str(self.config_dir),
-            "--skip-pip",
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        await self.home.start()
         async with aiohttp.ClientSession() as session:
             for phase in (
                 self._wait_until_up,
@@ -211,6 +139,7 @@ class Demo:
                 self._add_water,
                 self._backfill_water,
                 self._wait_for_statistics,
+                self._read_from_collector,
                 self._set_up_energy,
                 self._create_dashboard,
             ):
@@ -262,58 +191,30 @@ class Demo:
             await asyncio.sleep(self.feed_interval)
             await asyncio.to_thread(self._insert_card_row)
 
-    async def _wait_until_up(
-        self, session: aiohttp.ClientSession, limit: float = 180
-    ) -> None:
+    @property
+    def hass(self) -> asyncio.subprocess.Process | None:
+        """Return the hass process, once started."""
+        return self.home.process
+
+    @property
+    def token(self) -> str:
+        """Return the demo user's access token."""
+        return self.home.token
+
+    @property
+    def refresh_token(self) -> str:
+        """Return the demo user's refresh token."""
+        return self.home.refresh_token
+
+    async def _wait_until_up(self, session: aiohttp.ClientSession) -> None:
         """Wait for the onboarding API to answer."""
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if self.hass is not None and self.hass.returncode is not None:
-                raise RuntimeError(
-                    f"hass exited with {self.hass.returncode}; see {self.run_dir / 'hass.log'}"
-                )
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(f"{self.url}/api/onboarding") as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.5)
-        raise TimeoutError(f"Home Assistant did not start within {limit:.0f} s")
+        await self.home.wait_until_up(session)
 
     async def _onboard(self, session: aiohttp.ClientSession) -> None:
         """Create the demo user and finish onboarding."""
-        user = {
-            "client_id": CLIENT_ID,
-            "name": "Demo",
-            "username": USERNAME,
-            "password": PASSWORD,
-            "language": "en",
-        }
-        async with session.post(
-            f"{self.url}/api/onboarding/users", json=user
-        ) as response:
-            response.raise_for_status()
-            code = (await response.json())["auth_code"]
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": CLIENT_ID,
-        }
-        async with session.post(f"{self.url}/auth/token", data=form) as response:
-            response.raise_for_status()
-            tokens = await response.json()
-            self.token, self.refresh_token = (
-                tokens["access_token"],
-                tokens["refresh_token"],
-            )
-        body = {"client_id": CLIENT_ID, "redirect_uri": f"{CLIENT_ID}?auth_callback=1"}
-        async with session.post(
-            f"{self.url}/api/onboarding/integration", json=body, headers=self._auth
-        ) as response:
-            response.raise_for_status()
-
-    @property
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        await self.home.onboard(
+            session, name="Demo", username=USERNAME, password=PASSWORD
+        )
 
     # --- configuration through Home Assistant's APIs -----------------------------
 
@@ -321,12 +222,7 @@ class Demo:
         self, session: aiohttp.ClientSession, path: str, body: dict[str, Any]
     ) -> Any:
         """POST to Home Assistant's REST API."""
-        async with session.post(
-            f"{self.url}{path}", json=body, headers=self._auth
-        ) as response:
-            if response.status >= 400:
-                raise RuntimeError(f"{path}: {response.status} {await response.text()}")
-            return await response.json()
+        return await self.home.post(session, path, body)
 
     async def flow(
         self,
@@ -334,33 +230,13 @@ class Demo:
         kind: str,
         handler: str,
         *steps: dict[str, Any],
+        start: dict[str, Any] | None = None,
+        done: str = "create_entry",
     ) -> Any:
-        """Run a config ('config'), options ('options') or subentry ('subentry') flow step by step.
-
-        A subentry flow's handler is "entry_id/subentry_type".
-        """
-        base = (
-            "/api/config/config_entries/"
-            + {
-                "config": "flow",
-                "options": "options/flow",
-                "subentry": "subentries/flow",
-            }[kind]
+        """Run a config, options or subentry ('entry_id/type') flow step by step."""
+        return await self.home.flow(
+            session, kind, handler, *steps, start=start, done=done
         )
-        result = await self._post(
-            session,
-            base,
-            {"handler": handler.split("/") if kind == "subentry" else handler},
-        )
-        for step in steps:
-            result = await self._post(session, f"{base}/{result['flow_id']}", step)
-            if result.get("errors"):
-                raise RuntimeError(
-                    f"{handler} step {result.get('step_id')}: {result['errors']}"
-                )
-        if result.get("type") != "create_entry":
-            raise RuntimeError(f"flow did not finish: {result}")
-        return result
 
     async def _add_ddc(self, session: aiohttp.ClientSession) -> None:
         """Add the simulated shelter's DDC."""
@@ -392,6 +268,8 @@ class Demo:
                 "database": self.account.database,
                 "username": self.account.user,
                 "password": self.account.password,
+                # The demo's MariaDB listens on 127.0.0.1 only, without TLS.
+                "tls": False,
                 "scan_interval": 15,
             },
         )
@@ -405,7 +283,7 @@ class Demo:
         )
 
     async def _add_water(self, session: aiohttp.ClientSession) -> None:
-        """Add a water site whose meters are read from the simulated data collector."""
+        """Add a water site whose meters first take pushed readings (the week before the demo)."""
         result = await self.flow(
             session,
             "config",
@@ -414,18 +292,38 @@ class Demo:
             {"name": "Demo complex"},
         )
         self.entries["water"] = result["result"]["entry_id"]
+        for meter_id, name, *_rest in METERS:
+            await self.flow(
+                session,
+                "subentry",
+                f"{self.entries['water']}/meter",
+                {"meter_id": meter_id, "name": name, "medium": "water"},
+                {"q3": 2.5, "q4": 3.125, "source": "push"},
+            )
+        # Each meter added reloads the site; meters added back to back all
+        # reach the running site.
+        await self._wait_for_meters(session, [meter_id for meter_id, *_ in METERS])
+
+    async def _read_from_collector(self, session: aiohttp.ClientSession) -> None:
+        """Switch every meter to the simulated data collector, as a site does once its collector is wired.
+
+        Only meters whose readings are pushed take the week of readings from
+        the action; their history stays when their source changes.
+        """
+        (subentries,) = await self.websocket(
+            session,
+            {
+                "type": "config_entries/subentries/list",
+                "entry_id": self.entries["water"],
+            },
+        )
+        ids = {row["unique_id"]: row["subentry_id"] for row in subentries}
         for number, (meter_id, name, *_rest) in enumerate(METERS):
             await self.flow(
                 session,
                 "subentry",
                 f"{self.entries['water']}/meter",
-                {
-                    "meter_id": meter_id,
-                    "name": name,
-                    "q3": 2.5,
-                    "q4": 3.125,
-                    "source": "modbus",
-                },
+                {"name": name, "q3": 2.5, "q4": 3.125, "source": "modbus"},
                 {
                     "transport": "tcp",
                     "host": "127.0.0.1",
@@ -436,10 +334,9 @@ class Demo:
                     "scale": 0.001,
                     "word_order": "big",
                 },
+                start={"subentry_id": ids[meter_id]},
+                done="abort",
             )
-        # Each meter added reloads the site; meters added back to back all
-        # reach the running site.
-        await self._wait_for_meters(session, [meter_id for meter_id, *_ in METERS])
 
     async def _wait_for_meters(
         self, session: aiohttp.ClientSession, meter_ids: list[str], limit: float = 120
@@ -565,20 +462,7 @@ class Demo:
         self, session: aiohttp.ClientSession, *messages: dict[str, Any]
     ) -> list[Any]:
         """Send websocket commands in order and return their results."""
-        results = []
-        async with session.ws_connect(f"{self.url}/api/websocket") as ws:
-            await ws.receive_json()
-            await ws.send_json({"type": "auth", "access_token": self.token})
-            if (await ws.receive_json())["type"] != "auth_ok":
-                raise RuntimeError("websocket authentication failed")
-            for number, message in enumerate(messages, start=1):
-                await ws.send_json({"id": number, **message})
-                while (answer := await ws.receive_json()).get("id") != number:
-                    pass
-                if not answer.get("success"):
-                    raise RuntimeError(f"{message['type']}: {answer.get('error')}")
-                results.append(answer.get("result"))
-        return results
+        return await self.home.websocket(session, *messages)
 
     async def _create_dashboard(self, session: aiohttp.ClientSession) -> None:
         """Create the Shelter dashboard from the integration's entities."""
@@ -752,13 +636,7 @@ class Demo:
             self._feeder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._feeder
-        if self.hass is not None and self.hass.returncode is None:
-            self.hass.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.hass.wait(), 60)
-            except TimeoutError:
-                self.hass.kill()
-                await self.hass.wait()
+        await self.home.stop()
         await asyncio.to_thread(self.mariadb.stop)
         await self.simulator.stop()
 

@@ -566,17 +566,22 @@ async def every_kind(
 ) -> AsyncIterator[list[MockConfigEntry]]:
     """A DDC, a card sync and a meter site with every kind of meter, all set up.
 
-    The site has pushed water meters (one prepaid) and a bus with
-    electricity meters (one prepaid with a relay) and an M-Bus water meter.
+    The site has a pushed water meter and a bus with electricity meters (one
+    prepaid with a relay) and a prepaid M-Bus water meter.
     """
     async with MeterBusServer(stop_after=600) as gateway:
         add_meters(gateway)
         site = bus_site(
             gateway.port,
             [
-                *bus_meters(),
+                *(
+                    # The M-Bus water meter prepaid too.
+                    {**meter, "prepaid": "money", "tariff": 2.0, "low_credit": 5}
+                    if meter["source"] == "mbus"
+                    else meter
+                    for meter in bus_meters()
+                ),
                 push_meter("m1", "Meter 1"),
-                push_meter("m2", "Meter 2", prepaid="money", tariff=2.0, low_credit=5),
             ],
         )
         entries = [ddc_entry, cards_entry, site]

@@ -249,3 +249,18 @@ async def async_sum_before(
     if not rows or rows[0].get("sum") is None:
         return 0.0
     return float(cast("float", rows[0]["sum"]))
+
+
+async def async_last_row(hass: HomeAssistant, statistic_id: str) -> HourRow | None:
+    """Return a statistic's newest hourly row (start, state, sum), or None without one."""
+    from homeassistant.components.recorder.statistics import get_last_statistics
+
+    recorder = get_instance(hass)
+    last = await recorder.async_add_executor_job(
+        get_last_statistics, hass, 1, statistic_id, False, {"state", "sum"}
+    )
+    rows: list[Any] = list(last.get(statistic_id) or [])
+    if not rows or rows[0].get("state") is None or rows[0].get("sum") is None:
+        return None
+    row = rows[0]
+    return HourRow(int(row["start"]), float(row["state"]), float(row["sum"]))

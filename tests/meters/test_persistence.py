@@ -7,6 +7,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -75,6 +76,25 @@ async def test_changes_are_saved_within_a_minute(
     assert key(setup_water) not in hass_storage
     await at(hass, freezer, seoul(1, 12) + timedelta(seconds=61))
     assert hass_storage[key(setup_water)]["data"]["meters"]["m101"]["i"] == [5.0]
+
+
+async def test_unsaved_readings_are_written_when_home_assistant_stops(
+    hass_seoul: HomeAssistant,
+    setup_water: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Home Assistant stops without unloading entries: the readings of the last minute still reach the disk."""
+    hass = hass_seoul
+    await at(hass, freezer, seoul(1, 12))
+    await push(hass, "m101", 5.0)
+    await at(hass, freezer, seoul(1, 12) + timedelta(seconds=30))
+    assert key(setup_water) not in hass_storage
+    # What Home Assistant fires last when it stops, after which nothing runs.
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_FINAL_WRITE)
+    await hass.async_block_till_done()
+    assert hass_storage[key(setup_water)]["data"]["meters"]["m101"]["i"] == [5.0]
+    assert setup_water.state is ConfigEntryState.LOADED
 
 
 async def test_an_unreadable_stored_meter_starts_afresh(

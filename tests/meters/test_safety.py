@@ -3,15 +3,25 @@ allowed may record them, impossible readings are refused, and an administrator c
 
 from __future__ import annotations
 
+import asyncio
+import copy
+from dataclasses import dataclass
 from datetime import timedelta
+import threading
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import Recorder
+from homeassistant.components.recorder.tasks import RecorderTask
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.helpers.recorder import get_instance
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockUser,
+    async_fire_time_changed,
+)
 
 from custom_components.smartcity_ddc.const import DOMAIN
 from custom_components.smartcity_ddc.meters.const import SAVE_DELAY
@@ -215,3 +225,95 @@ async def test_statistics_sums_stay_right_when_the_history_on_disk_is_older(
     # I(03:00) = 100 + 0.8 x 175/180. The sum counts from the same origin as
     # before the cut (100.0), not from the sum already written (0.48 more).
     assert (await rows(hass))[-1] == (seoul(1, 2), 100.777778, 0.777778)
+
+
+async def test_statistics_sums_stay_right_when_the_history_was_never_saved(
+    recorder_mock: Recorder,
+    hass_seoul: HomeAssistant,
+    setup_water: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A power cut after rows were written but before the history's first save: one origin still."""
+    hass = hass_seoul
+    key = f"{DOMAIN}.water_{setup_water.entry_id}"
+    # On disk: the site as it was set up, without a reading.
+    on_disk = copy.deepcopy(hass_storage.get(key))
+    await at(hass, freezer, seoul(1, 0, 5))
+    await push(hass, "m101", 100.0)
+    await at(hass, freezer, seoul(1, 2, 5))
+    await push(hass, "m101", 100.5)
+    # I(01:00) = 100 + 0.5 x 55/120, I(02:00) = 100 + 0.5 x 115/120; origin 100.0.
+    assert await rows(hass) == [
+        (seoul(1, 0), 100.229167, 0.229167),
+        (seoul(1, 1), 100.479167, 0.479167),
+    ]
+    # Killed now: rows in the recorder, the history never reached the disk.
+    setup_water.runtime_data._save_timer()  # the pending save dies with the process
+    setup_water.runtime_data._save_timer = None
+    setup_water.runtime_data._loaded = False  # and so does the save on unload
+    await hass.config_entries.async_unload(setup_water.entry_id)
+    # Every save after the setup died with the process.
+    if on_disk is None:
+        hass_storage.pop(key, None)
+    else:
+        hass_storage[key] = on_disk
+    assert await hass.config_entries.async_setup(setup_water.entry_id)
+    await hass.async_block_till_done()
+    await at(hass, freezer, seoul(1, 3, 5))
+    await push(hass, "m101", 100.8)
+    await at(hass, freezer, seoul(1, 4, 5))
+    await push(hass, "m101", 101.0)
+    # The meter goes on (100.8 after 100.479 at 02:00): its sum counts from
+    # 100.0 as before, so 02:00-04:00 adds what the index rose. 03:00 has no
+    # row: no reading before it survived. I(04:00) = 100.8 + 0.2 x 55/60.
+    found = await rows(hass)
+    assert found == [
+        (seoul(1, 0), 100.229167, 0.229167),
+        (seoul(1, 1), 100.479167, 0.479167),
+        (seoul(1, 3), 100.983333, 0.983333),
+    ]
+
+
+@dataclass
+class _HoldRecorder(RecorderTask):
+    """Keeps the recorder's thread busy until released, as a slow disk would."""
+
+    release: threading.Event
+
+    def run(self, instance: Recorder) -> None:
+        """Wait for the release (bounded)."""
+        self.release.wait(30)
+
+
+async def test_the_history_is_saved_only_after_the_recorder_wrote_its_rows(
+    recorder_mock: Recorder,
+    hass_seoul: HomeAssistant,
+    setup_water: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A crash right after a save must not lose rows of the readings saved: rows a day old are not imported again."""
+    hass = hass_seoul
+    key = f"{DOMAIN}.water_{setup_water.entry_id}"
+    await at(hass, freezer, seoul(1, 0, 59, 40))
+    await push(hass, "m101", 100.0)
+    release = threading.Event()
+    get_instance(hass).queue_task(_HoldRecorder(release))
+    try:
+        await at(hass, freezer, seoul(1, 1, 0, 20))
+        await push(hass, "m101", 100.01)
+        # The save falls due while the recorder has not written the 01:00 row.
+        due = seoul(1, 1, 0, 41)
+        freezer.move_to(due)
+        async_fire_time_changed(hass, due)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        stored = hass_storage.get(key, {"data": {"meters": {}}})["data"]["meters"]
+        assert not stored.get("m101", {}).get("t")
+    finally:
+        release.set()
+    await hass.async_block_till_done()
+    assert hass_storage[key]["data"]["meters"]["m101"]["i"] == [100.0, 100.01]
+    # I(01:00) = 100 + 0.01 x 20/40.
+    assert await rows(hass) == [(seoul(1, 0), 100.005, 0.005)]

@@ -22,6 +22,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import (
     ATTR_UNIT_OF_MEASUREMENT,
     CONF_SCAN_INTERVAL,
+    EVENT_HOMEASSISTANT_FINAL_WRITE,
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
     UnitOfVolume,
@@ -41,6 +42,7 @@ from homeassistant.helpers.event import (
     async_track_time_change,
     async_track_time_interval,
 )
+from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
@@ -72,6 +74,7 @@ from .credit import CreditBook
 from .engine.bus import BusReadResult, MeterBus, ReadStatus, read_bus
 from .engine.history import Change
 from .engine.model import (
+    INDEX_RESOLUTION,
     STATUS_PRIORITY,
     Flag,
     Medium,
@@ -93,6 +96,8 @@ STORAGE_VERSION: Final = 1
 #: After a restart the newest hours are imported again, in case the recorder
 #: had not committed them when Home Assistant stopped.
 REIMPORT_HOURS: Final = 24
+#: Seconds a save waits for the recorder to write the rows of the readings in it.
+RECORDER_WAIT: Final = 10
 
 
 #: What a failed bus read shows as the meter's status.
@@ -190,6 +195,8 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
             if meter.source is MeterSource.SENSOR and meter.entity_id:
                 self._by_entity.setdefault(meter.entity_id, []).append(meter.meter_id)
         self._base_sums: dict[str, float] = {}
+        #: Newest statistics row of meters that start without a stored history.
+        self._last_rows: dict[str, HourRow] = {}
         #: Cancels the pending save; None when everything is on disk.
         self._save_timer: Callable[[], None] | None = None
         self._loaded = False
@@ -313,12 +320,17 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
         self.add_statistics = compat.async_add_meter_statistics
         for meter_id, meter in self.site.meters.items():
             if meter.history.origin is None:
+                statistic_id = self.meters[meter_id].statistic_id
                 oldest = meter.history.oldest_valid
-                self._base_sums[meter_id] = await compat.async_sum_before(
-                    self.hass,
-                    self.meters[meter_id].statistic_id,
-                    None if oldest is None else oldest.timestamp,
-                )
+                if oldest is not None:
+                    self._base_sums[meter_id] = await compat.async_sum_before(
+                        self.hass, statistic_id, oldest.timestamp
+                    )
+                elif last := await compat.async_last_row(self.hass, statistic_id):
+                    # Nothing stored: a new meter under an old id, or a crash
+                    # before the meter's history was first saved.
+                    self._last_rows[meter_id] = last
+                    self._base_sums[meter_id] = last.sum
         now = _now()
         for meter_id in self.site.meters:
             self._import_statistics(
@@ -368,6 +380,13 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
                 self.async_read_bus(bus_id),
                 f"{DOMAIN} first read of meter bus {bus.settings.name}",
             )
+        # Home Assistant does not unload entries when it stops: a pending save
+        # is written with the rest of its storage.
+        entry.async_on_unload(
+            self.hass.bus.async_listen_once(
+                EVENT_HOMEASSISTANT_FINAL_WRITE, self._async_final_write
+            )
+        )
 
     async def async_shutdown(self) -> None:
         """Let reads in flight end, save the history and give the Modbus lines back."""
@@ -414,9 +433,26 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
             )
 
     async def _async_save_due(self, _now: datetime) -> None:
-        """Write the history now."""
+        """Write the history, once the recorder has the rows of every reading in it."""
         self._save_timer = None
-        await self.store.async_save(self._stored())
+        # The history as it is now; the ledgers as they are when it is
+        # written (a top-up meanwhile is saved at once and must stay).
+        history = self.site.to_json()
+        if self.add_statistics is not None:
+            # Rows of readings older than REIMPORT_HOURS are not imported
+            # again after a crash: they must be written before the history
+            # that no longer asks for them.
+            try:
+                async with asyncio.timeout(RECORDER_WAIT):
+                    await get_instance(self.hass).async_block_till_done()
+            except TimeoutError:
+                LOGGER.warning(
+                    "%s: the recorder did not write the meter statistics within"
+                    " %d s; saving the readings anyway",
+                    self.config_entry.title,
+                    RECORDER_WAIT,
+                )
+        await self.store.async_save({**history, **self.credit.to_json()})
 
     async def _async_save_now(self) -> None:
         """Write everything now, taking the place of a pending save."""
@@ -424,6 +460,11 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
             self._save_timer()
             self._save_timer = None
         await self.store.async_save(self._stored())
+
+    async def _async_final_write(self, _event: Event) -> None:
+        """Write unsaved readings as Home Assistant stops (the recorder writes its queue as it stops)."""
+        if self._save_timer is not None:
+            await self._async_save_now()
 
     def _record_from_source(self, meter_id: str, reading: Reading) -> None:
         """Add a reading a source delivered; refusals are counted and logged."""
@@ -859,11 +900,32 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
         if low != before:
             self._schedule_save()
 
+    def _continue_series(self, meter_id: str) -> None:
+        """Count from the statistic's own origin when the first reading carries its index on.
+
+        A crash before a meter's history was first saved loses the origin its
+        sum counts from, not its rows. A first reading after the newest row,
+        at or above its index and by no more than the meter can pass since, is
+        the same meter going on; anything else is a new meter, whose sum goes
+        on from the old one's.
+        """
+        last = self._last_rows[meter_id]
+        meter = self.site.meters[meter_id]
+        oldest = meter.history.oldest_valid
+        ends = last.start + 3600
+        if oldest is None or oldest.timestamp < ends:
+            return
+        most = meter.spec.max_rate * (oldest.timestamp - ends) / 3600
+        if -INDEX_RESOLUTION <= oldest.index - last.state <= most + INDEX_RESOLUTION:
+            self._base_sums[meter_id] = oldest.index - (last.state - last.sum)
+
     def _import_statistics(self, meter_id: str, change: Change) -> None:
         """Write the hourly rows a change touched to long-term statistics."""
         if self.add_statistics is None:
             return
         meter = self.site.meters[meter_id]
+        if meter.history.origin is None and meter_id in self._last_rows:
+            self._continue_series(meter_id)
         rows = meter.hour_rows(
             change.start, change.end, base_sum=self._base_sums.get(meter_id, 0.0)
         )
