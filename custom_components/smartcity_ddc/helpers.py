@@ -16,6 +16,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, selector
 from homeassistant.util.hass_dict import HassKey
 import serial.tools.list_ports
+import voluptuous as vol
 
 from .const import (
     CONF_BAUDRATE,
@@ -124,6 +125,50 @@ def serial_ports() -> list[str]:
     )
 
 
+def serial_line_fields(
+    draft: Mapping[str, Any],
+    ports: list[str],
+    baudrates: list[str],
+    *,
+    baudrate: int,
+    parity: Parity,
+) -> dict[vol.Marker, Any]:
+    """Return the form fields of a serial line: port, baud rate, byte size, parity, stop bits.
+
+    `baudrate` and `parity` are the defaults of a new line; a draft's values
+    come first.
+    """
+    return {
+        vol.Required(
+            CONF_SERIAL_PORT,
+            default=draft.get(CONF_SERIAL_PORT, ports[0] if ports else ""),
+        ): dropdown(ports, custom=True),
+        vol.Required(
+            CONF_BAUDRATE, default=str(draft.get(CONF_BAUDRATE, baudrate))
+        ): dropdown(baudrates),
+        vol.Required(CONF_BYTESIZE, default=str(draft.get(CONF_BYTESIZE, 8))): dropdown(
+            ["7", "8"]
+        ),
+        vol.Required(CONF_PARITY, default=draft.get(CONF_PARITY, parity)): dropdown(
+            [choice.value for choice in Parity], "line_parity"
+        ),
+        vol.Required(CONF_STOPBITS, default=str(draft.get(CONF_STOPBITS, 1))): dropdown(
+            ["1", "2"]
+        ),
+    }
+
+
+def serial_line_input(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a serial line's answers as stored: the port trimmed, numbers as numbers."""
+    return {
+        CONF_SERIAL_PORT: str(user_input[CONF_SERIAL_PORT]).strip(),
+        CONF_BAUDRATE: int(user_input[CONF_BAUDRATE]),
+        CONF_BYTESIZE: int(user_input[CONF_BYTESIZE]),
+        CONF_PARITY: Parity(user_input[CONF_PARITY]),
+        CONF_STOPBITS: int(user_input[CONF_STOPBITS]),
+    }
+
+
 def number_box(
     minimum: float,
     maximum: float,
@@ -137,6 +182,16 @@ def number_box(
     if unit is not None:
         config["unit_of_measurement"] = unit
     return selector.NumberSelector(config)
+
+
+def number_field(
+    values: Mapping[str, Any],
+    key: str,
+    default: float,
+    box: selector.NumberSelector,
+) -> dict[vol.Marker, Any]:
+    """Return a required number field, filled from `values` or else `default`."""
+    return {vol.Required(key, default=values.get(key, default)): box}
 
 
 def dropdown(

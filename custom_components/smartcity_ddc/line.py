@@ -293,10 +293,13 @@ class Parity(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LineConfig:
-    """Connection settings of one physical line."""
+class PortSettings:
+    """Where a line is reached: a socket address, or a serial port and its character format.
 
-    transport: Transport
+    Shared by the DDC's Modbus lines and the meter buses, which differ in
+    their transports and defaults.
+    """
+
     host: str = ""
     port: int = 502
     serial_port: str = ""
@@ -307,11 +310,28 @@ class LineConfig:
     timeout: float = 3.0
 
     @property
+    def is_serial(self) -> bool:
+        """Return True for a serial port on this machine."""
+        raise NotImplementedError
+
+    @property
     def key(self) -> tuple[str, str]:
         """Return the physical identity: one socket address or one serial port."""
-        if self.transport is Transport.SERIAL:
+        if self.is_serial:
             return ("serial", self.serial_port)
         return ("net", f"{self.host}:{self.port}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineConfig(PortSettings):
+    """Connection settings of one physical Modbus line."""
+
+    transport: Transport
+
+    @property
+    def is_serial(self) -> bool:
+        """Return True for a serial port on this machine."""
+        return self.transport is Transport.SERIAL
 
     def describe(self) -> str:
         """Return a short human description, e.g. 'rtu_over_tcp 10.0.0.7:4196'."""

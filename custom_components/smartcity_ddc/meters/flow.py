@@ -44,7 +44,16 @@ from ..const import (
     DOMAIN,
     EntryKind,
 )
-from ..helpers import dropdown, line_config, line_pool, number_box, serial_ports
+from ..helpers import (
+    dropdown,
+    line_config,
+    line_pool,
+    number_box,
+    number_field,
+    serial_line_fields,
+    serial_line_input,
+    serial_ports,
+)
 from ..line import (
     LineConflictError,
     LineConnectionError,
@@ -171,14 +180,15 @@ _BUS_KEYS: Final[dict[BusTransport, tuple[str, ...]]] = {
 def _site_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
     """Return the communication gap and leak threshold fields."""
     return {
-        vol.Required(
-            CONF_GAP_HOURS,
-            default=defaults.get(CONF_GAP_HOURS, DEFAULT_GAP_HOURS),
-        ): number_box(1, 168, 1, "h"),
-        vol.Required(
+        **number_field(
+            defaults, CONF_GAP_HOURS, DEFAULT_GAP_HOURS, number_box(1, 168, 1, "h")
+        ),
+        **number_field(
+            defaults,
             CONF_LEAK_THRESHOLD,
-            default=defaults.get(CONF_LEAK_THRESHOLD, DEFAULT_LEAK_THRESHOLD * 1000),
-        ): number_box(0.1, 1000, 0.1, "L/h"),
+            DEFAULT_LEAK_THRESHOLD * 1000,
+            number_box(0.1, 1000, 0.1, "L/h"),
+        ),
     }
 
 
@@ -523,13 +533,10 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         draft = self._draft
         fields: dict[vol.Marker, Any]
         if self._medium is Medium.WATER:
+            flow = number_box(0.01, 10000, 0.001, "m³/h")
             fields = {
-                vol.Required(
-                    CONF_Q3, default=draft.get(CONF_Q3, DEFAULT_Q3)
-                ): number_box(0.01, 10000, 0.001, "m³/h"),
-                vol.Required(
-                    CONF_Q4, default=draft.get(CONF_Q4, DEFAULT_Q4)
-                ): number_box(0.01, 10000, 0.001, "m³/h"),
+                **number_field(draft, CONF_Q3, DEFAULT_Q3, flow),
+                **number_field(draft, CONF_Q4, DEFAULT_Q4, flow),
             }
         else:
             fields = {
@@ -1094,14 +1101,26 @@ class MeterSubentryFlow(ConfigSubentryFlow):
 def _interval_fields(draft: Mapping[str, Any]) -> dict[vol.Marker, Any]:
     """Return how often a bus's meters are read and how long a meter has to answer."""
     return {
-        vol.Required(
+        **number_field(
+            draft,
             CONF_READ_INTERVAL,
-            default=draft.get(CONF_READ_INTERVAL, DEFAULT_READ_INTERVAL),
-        ): number_box(1, 1440, 1, "min"),
-        vol.Required(
+            DEFAULT_READ_INTERVAL,
+            number_box(1, 1440, 1, "min"),
+        ),
+        **number_field(
+            draft,
             CONF_REPLY_TIMEOUT,
-            default=draft.get(CONF_REPLY_TIMEOUT, DEFAULT_REPLY_TIMEOUT),
-        ): number_box(0.2, 30, 0.1, "s"),
+            DEFAULT_REPLY_TIMEOUT,
+            number_box(0.2, 30, 0.1, "s"),
+        ),
+    }
+
+
+def _interval_input(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a bus's schedule answers as numbers."""
+    return {
+        CONF_READ_INTERVAL: int(user_input[CONF_READ_INTERVAL]),
+        CONF_REPLY_TIMEOUT: float(user_input[CONF_REPLY_TIMEOUT]),
     }
 
 
@@ -1183,8 +1202,7 @@ class BusSubentryFlow(ConfigSubentryFlow):
                 {
                     CONF_HOST: user_input[CONF_HOST].strip(),
                     CONF_PORT: int(user_input[CONF_PORT]),
-                    CONF_READ_INTERVAL: int(user_input[CONF_READ_INTERVAL]),
-                    CONF_REPLY_TIMEOUT: float(user_input[CONF_REPLY_TIMEOUT]),
+                    **_interval_input(user_input),
                 }
             )
             if not draft[CONF_HOST]:
@@ -1214,15 +1232,7 @@ class BusSubentryFlow(ConfigSubentryFlow):
         draft = self._draft
         if user_input is not None:
             draft.update(
-                {
-                    CONF_SERIAL_PORT: user_input[CONF_SERIAL_PORT].strip(),
-                    CONF_BAUDRATE: int(user_input[CONF_BAUDRATE]),
-                    CONF_BYTESIZE: int(user_input[CONF_BYTESIZE]),
-                    CONF_PARITY: Parity(user_input[CONF_PARITY]),
-                    CONF_STOPBITS: int(user_input[CONF_STOPBITS]),
-                    CONF_READ_INTERVAL: int(user_input[CONF_READ_INTERVAL]),
-                    CONF_REPLY_TIMEOUT: float(user_input[CONF_REPLY_TIMEOUT]),
-                }
+                {**serial_line_input(user_input), **_interval_input(user_input)}
             )
             result, errors = await self._async_finish()
             if result is not None:
@@ -1230,23 +1240,13 @@ class BusSubentryFlow(ConfigSubentryFlow):
         ports = await self.hass.async_add_executor_job(serial_ports)
         schema = vol.Schema(
             {
-                vol.Required(
-                    CONF_SERIAL_PORT,
-                    default=draft.get(CONF_SERIAL_PORT, ports[0] if ports else ""),
-                ): dropdown(ports, custom=True),
-                vol.Required(
-                    CONF_BAUDRATE,
-                    default=str(draft.get(CONF_BAUDRATE, DEFAULT_BUS_BAUDRATE)),
-                ): dropdown(_BUS_BAUDRATES),
-                vol.Required(
-                    CONF_BYTESIZE, default=str(draft.get(CONF_BYTESIZE, 8))
-                ): dropdown(["7", "8"]),
-                vol.Required(
-                    CONF_PARITY, default=draft.get(CONF_PARITY, Parity.EVEN)
-                ): dropdown([parity.value for parity in Parity], "line_parity"),
-                vol.Required(
-                    CONF_STOPBITS, default=str(draft.get(CONF_STOPBITS, 1))
-                ): dropdown(["1", "2"]),
+                **serial_line_fields(
+                    draft,
+                    ports,
+                    _BUS_BAUDRATES,
+                    baudrate=DEFAULT_BUS_BAUDRATE,
+                    parity=Parity.EVEN,
+                ),
                 **_interval_fields(draft),
             }
         )

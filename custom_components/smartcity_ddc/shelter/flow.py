@@ -29,7 +29,15 @@ from ..const import (
     DEFAULT_TCP_PORT,
     EntryKind,
 )
-from ..helpers import dropdown, line_config, line_pool, number_box, serial_ports
+from ..helpers import (
+    dropdown,
+    line_config,
+    line_pool,
+    number_box,
+    serial_line_fields,
+    serial_line_input,
+    serial_ports,
+)
 from ..line import LineConflictError, Parity, Transport
 from .const import (
     CONF_ADDED_UNITS,
@@ -159,12 +167,7 @@ class ShelterFlowMixin(ConfigFlow):
         """Connect through a USB RS-485 adapter on this machine."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            user_input = {
-                **user_input,
-                CONF_BAUDRATE: int(user_input[CONF_BAUDRATE]),
-                CONF_BYTESIZE: int(user_input[CONF_BYTESIZE]),
-                CONF_STOPBITS: int(user_input[CONF_STOPBITS]),
-            }
+            user_input = {**user_input, **serial_line_input(user_input)}
             result, errors = await self._async_finish_shelter(user_input)
             if result is not None:
                 return result
@@ -173,23 +176,13 @@ class ShelterFlowMixin(ConfigFlow):
         draft = self._draft
         schema = vol.Schema(
             {
-                vol.Required(
-                    CONF_SERIAL_PORT,
-                    default=draft.get(CONF_SERIAL_PORT, ports[0] if ports else ""),
-                ): dropdown(ports, custom=True),
-                vol.Required(
-                    CONF_BAUDRATE,
-                    default=str(draft.get(CONF_BAUDRATE, DEFAULT_BAUDRATE)),
-                ): dropdown(_BAUDRATES),
-                vol.Required(
-                    CONF_BYTESIZE, default=str(draft.get(CONF_BYTESIZE, 8))
-                ): dropdown(["7", "8"]),
-                vol.Required(
-                    CONF_PARITY, default=draft.get(CONF_PARITY, Parity.NONE)
-                ): dropdown([parity.value for parity in Parity], "line_parity"),
-                vol.Required(
-                    CONF_STOPBITS, default=str(draft.get(CONF_STOPBITS, 1))
-                ): dropdown(["1", "2"]),
+                **serial_line_fields(
+                    draft,
+                    ports,
+                    _BAUDRATES,
+                    baudrate=DEFAULT_BAUDRATE,
+                    parity=Parity.NONE,
+                ),
                 **self._common_fields(),
             }
         )

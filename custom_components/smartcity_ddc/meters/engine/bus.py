@@ -37,7 +37,13 @@ from enum import StrEnum
 import time as _time
 from typing import Final, Protocol, runtime_checkable
 
-from ...line import LineConnectionError, LineError, LineTimeoutError, Parity
+from ...line import (
+    LineConnectionError,
+    LineError,
+    LineTimeoutError,
+    Parity,
+    PortSettings,
+)
 from .protocol import MeterProtocolError
 
 __all__ = [
@@ -102,26 +108,20 @@ class WireModel:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BusConfig:
-    """Connection settings of one meter bus."""
+class BusConfig(PortSettings):
+    """Connection settings of one meter bus (2400 baud 8E1 unless set)."""
 
     transport: BusTransport
-    host: str = ""
     port: int = 0
-    serial_port: str = ""
     baudrate: int = 2400
-    bytesize: int = 8
     parity: Parity = Parity.EVEN
-    stopbits: int = 1
     timeout: float = 2.0
     """Seconds to wait for a meter's complete answer."""
 
     @property
-    def key(self) -> tuple[str, str]:
-        """Return the physical identity: one socket address or one serial port."""
-        if self.transport is BusTransport.SERIAL:
-            return ("serial", self.serial_port)
-        return ("net", f"{self.host}:{self.port}")
+    def is_serial(self) -> bool:
+        """Return True for a USB RS-485 adapter on this machine."""
+        return self.transport is BusTransport.SERIAL
 
     @property
     def wire(self) -> WireModel:
