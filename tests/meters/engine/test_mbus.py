@@ -11,6 +11,8 @@ import sys
 import pytest
 
 from custom_components.smartcity_ddc.meters.engine.mbus import (
+    ACK,
+    CI_RSP_VARIABLE,
     Ack,
     ApplicationStatus,
     Function,
@@ -38,6 +40,7 @@ from custom_components.smartcity_ddc.meters.engine.mbus import (
     parse_rsp_ud,
     reading_from,
 )
+from custom_components.smartcity_ddc.meters.engine.mbus_bus import find_frame
 from custom_components.smartcity_ddc.meters.engine.protocol import MeterProtocolError
 
 from .mbus_reference import agree, pymeterbus
@@ -704,3 +707,36 @@ def test_a_reading_refuses_telegrams_of_two_meters() -> None:
         reading_from([mine, other])
     with pytest.raises(MBusDataError, match="no_telegram"):
         reading_from([])
+
+
+# --- finding the meter's frame in what the bus delivered ---------------------------------
+
+
+def test_find_frame_skips_noise_echo_and_broken_frames() -> None:
+    request = build_req_ud2(5, fcb=True)
+    reply = build_long(0x08, 5, CI_RSP_VARIABLE, bytes(12))
+    corrupted = bytearray(reply)
+    corrupted[-2] ^= 0xFF  # wrong checksum: a frame in shape, not sound
+    # The meter's reply alone.
+    assert find_frame(reply, request) == reply
+    # Line noise (including start characters that begin nothing) before it.
+    assert find_frame(b"\x00\xff\x10\x68\x01" + reply, request) == reply
+    # The adapter's echo of our own request is a sound frame, but ours.
+    assert find_frame(request + reply, request) == reply
+    assert find_frame(request, request) is None
+    # A broken frame before a sound one: the sound one is the answer.
+    assert find_frame(bytes(corrupted) + reply, request) == reply
+    assert find_frame(bytes(corrupted), request) is None
+    # The single-character acknowledgement is a frame too.
+    assert find_frame(request + bytes([ACK]), request) == bytes([ACK])
+
+
+def test_find_frame_waits_for_the_rest_of_a_frame() -> None:
+    request = build_req_ud2(5, fcb=False)
+    reply = build_long(0x08, 5, CI_RSP_VARIABLE, bytes(30))
+    for cut in range(1, len(reply)):
+        # Part of a frame: not an answer yet, whatever came before it.
+        assert find_frame(request + reply[:cut], request) is None, cut
+    assert find_frame(request + reply, request) == reply
+    # What follows a whole frame (the next meter's bytes) is not part of it.
+    assert find_frame(reply + b"\x68\x03", request) == reply
