@@ -20,6 +20,7 @@ from homeassistant.helpers.json import json_dumps
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_capture_events,
     async_fire_time_changed,
 )
 
@@ -360,6 +361,40 @@ async def test_relay_refused_with_a_wrong_password(
     assert "02999999" not in caplog.text
     assert "02000000" not in caplog.text
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_low_credit_is_one_dip_across_a_failed_read(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    hass = hass_seoul
+    events = async_capture_events(hass, "smartcity_ddc_low_credit")
+    meter = dlt(gateway, PREPAID)
+    # The meter's own credit falls under the threshold (5): one event.
+    meter.remaining_money = 4.0
+    await at(hass, freezer, seoul(1, 1, 1))
+    assert state(hass, site, E101, "balance") == pytest.approx(4.0)
+    assert len(events) == 1
+    # A read fails: the balance is unknown (not a ledger's other figure) and
+    # the dip has not ended.
+    meter.faults.silent = True
+    await at(hass, freezer, seoul(1, 2, 1))
+    assert state(hass, site, E101, "read_status") == "no_answer"
+    assert state(hass, site, E101, "balance") is None
+    # The meter answers again, still low: the same dip, no second event.
+    meter.faults.clear()
+    await at(hass, freezer, seoul(1, 3, 1))
+    assert state(hass, site, E101, "balance") == pytest.approx(4.0)
+    assert len(events) == 1
+    # Topped up above the threshold, then low again: a new dip, a new event.
+    meter.remaining_money = 20.0
+    await at(hass, freezer, seoul(1, 4, 1))
+    meter.remaining_money = 3.0
+    await at(hass, freezer, seoul(1, 5, 1))
+    assert len(events) == 2
+    assert events[1].data["balance"] == pytest.approx(3.0)
 
 
 async def test_closing_a_meter_without_credit_is_not_confirmed(

@@ -77,6 +77,9 @@ async def test_unknown_flag_is_a_schema_error(
 ) -> None:
     with pytest.raises(vol.Invalid):
         await push(hass_seoul, "m101", 1.0, flags=["on_fire"])
+    # An open relay is read from the meter, never pushed.
+    with pytest.raises(vol.Invalid):
+        await push(hass_seoul, "m101", 1.0, flags=["relay_open"])
 
 
 async def test_late_readings_are_placed_where_they_belong(

@@ -877,6 +877,9 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
         for meter_id, view in self.data.meters.items():
             if changed is not None and meter_id not in changed:
                 continue
+            if view.prepaid is not None and view.prepaid.balance is None:
+                # Unknown for now (a failed read): not the end of a dip.
+                continue
             if view.prepaid is None or not view.prepaid.low:
                 low.discard(meter_id)
                 continue

@@ -53,6 +53,9 @@ class CreditBook:
         self.damaged: dict[str, Any] = {}
         #: Meters that showed low credit at the last update (an event fires on entry).
         self.low: set[str] = set()
+        #: Meters that have reported their own credit since the site started:
+        #: while a read of theirs fails, their balance is unknown, not the ledger's.
+        self.own: set[str] = set()
 
     def load(self, stored: Mapping[str, Any] | None) -> list[tuple[str, str]]:
         """Take the ledgers of the stored site data; return (meter id, error) of damaged ones."""
@@ -146,9 +149,15 @@ class CreditBook:
         ledger = self.ledgers.get(meter.meter_id)
         own = meter_credit(meter, live)
         balance: Balance | None = None
+        if own is not None:
+            self.own.add(meter.meter_id)
         try:
             if own is not None:
                 balance = Balance(Decimal(str(own)), unit, "meter")
+            elif meter.meter_id in self.own:
+                # The meter's own figure is the balance; it is unknown until
+                # the meter answers again (the ledger's is another figure).
+                balance = None
             elif ledger is not None and summary.index is not None:
                 balance = ledger.balance(summary.index)
         except LedgerError:

@@ -47,6 +47,9 @@ ATTR_METER: Final = "meter"
 ATTR_TIMESTAMP: Final = "timestamp"
 ATTR_INDEX: Final = "index"
 ATTR_FLAGS: Final = "flags"
+#: The flags a pushed reading may carry (services.yaml offers these); an open
+#: relay is only ever read from the meter itself.
+PUSHED_FLAGS: Final = ("meter_fault", "low_battery", "backflow")
 SIGNAL_FIELDS: Final = ("rssi", "rsrq", "rsrp", "snr")
 
 #: A meter id is at most 40 characters (longer can't name a meter).
@@ -59,7 +62,9 @@ RECORD_WATER_READING_SCHEMA: Final = vol.Schema(
         # Any value: a non-number is refused with a translated explanation.
         vol.Required(ATTR_INDEX): object,
         vol.Optional(ATTR_FLAGS, default=list): vol.All(
-            cv.ensure_list, vol.Length(max=len(FLAG_NAMES)), [vol.In(FLAG_NAMES)]
+            cv.ensure_list,
+            vol.Length(max=len(PUSHED_FLAGS)),
+            [vol.In(PUSHED_FLAGS)],
         ),
         vol.Optional("rssi"): vol.Coerce(float),
         vol.Optional("rsrq"): vol.Coerce(float),

@@ -21,6 +21,7 @@ from custom_components.smartcity_ddc.meters.engine.history import (
 from custom_components.smartcity_ddc.meters.engine.model import (
     RETENTION_DAYS,
     Flag,
+    Medium,
     Reading,
     ReadingError,
     RejectReason,
@@ -321,6 +322,33 @@ def test_status_priority() -> None:
     assert summary.status is Status.METER_FAULT
     summary = summarize(h, MeterSpec(), Rules(gap=600), CAL, t(1, 0, 41))
     assert summary.status is Status.COMMUNICATION_FAULT
+
+
+def test_a_status_is_one_the_medium_can_show() -> None:
+    # Flags only the other medium knows are not shown: the status sensor of
+    # each medium lists its own statuses only.
+    water = history((t(1, 0), 100.0), Reading(t(1, 0, 10), 100.0, Flag.RELAY_OPEN))
+    summary = summarize(water, MeterSpec(), Rules(), CAL, t(1, 0, 10))
+    assert (summary.status, summary.problems) == (Status.NORMAL, set())
+    power = MeterSpec(medium=Medium.ELECTRICITY, max_power=10)
+    pushed = history(
+        (t(1, 0), 100.0),
+        Reading(t(1, 0, 10), 100.1, Flag.LOW_BATTERY | Flag.BACKFLOW),
+    )
+    summary = summarize(pushed, power, Rules(), CAL, t(1, 0, 10))
+    assert (summary.status, summary.problems) == (Status.NORMAL, set())
+    # What electricity has, it shows; low credit comes from the ledger.
+    pushed.add(Reading(t(1, 0, 20), 100.2, Flag.RELAY_OPEN), t(1, 0, 20))
+    summary = summarize(
+        pushed,
+        power,
+        Rules(),
+        CAL,
+        t(1, 0, 20),
+        extra_problems=frozenset({Status.LOW_CREDIT}),
+    )
+    assert summary.problems == {Status.RELAY_OPEN, Status.LOW_CREDIT}
+    assert summary.status is Status.RELAY_OPEN
 
 
 def test_json_round_trip_keeps_everything() -> None:

@@ -51,6 +51,7 @@ from .model import (
     DEFAULT_Q3,
     DEFAULT_Q4,
     PLAUSIBLE_Q4_FACTOR,
+    PROBLEMS,
     STATUS_PRIORITY,
     Flag,
     Medium,
@@ -228,6 +229,9 @@ def summarize(
             problems.add(Status.OVER_Q4)
         if leak_suspected(history, rules.leak_threshold):
             problems.add(Status.LEAK)
+    # Only what the medium's meters can show (a flag pushed with an electricity
+    # reading that only water has, say), and low credit of a prepaid meter.
+    problems &= {*PROBLEMS[spec.medium], Status.LOW_CREDIT}
     status = next(
         (status for status in STATUS_PRIORITY if status in problems), Status.NORMAL
     )
