@@ -880,7 +880,7 @@ class Demo:
                         },
                         {
                             "type": "entities",
-                            "title": f"{ELECTRICITY.name} · DL/T645 prepaid",
+                            "title": f"{ELECTRICITY.name} · prepaid",
                             "entities": meter_rows(
                                 ELECTRICITY,
                                 (
