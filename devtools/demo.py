@@ -966,6 +966,7 @@ class Demo:
             "refresh_token": self.refresh_token,
             "modbus_port": self.modbus_port,
             "mariadb_port": self.mariadb.port,
+            "meter_bus_port": self.bus.port,
             "pid": os.getpid(),
         }
 
@@ -1007,11 +1008,16 @@ async def main(args: argparse.Namespace) -> int:
             flush=True,
         )
         print(
+            f"  meter bus: RS-485/TCP gateway 127.0.0.1:{demo.bus.port} (prepaid DL/T645-2007 "
+            f"meter {ELECTRICITY.address}, M-Bus water meter at primary address {MBUS.address})",
+            flush=True,
+        )
+        print(
             f"  card interface table: MariaDB 127.0.0.1:{demo.mariadb.port}, new rows every 20 s",
             flush=True,
         )
         print(f"  start-up (s): {demo.timings}", flush=True)
-        print("  Ctrl-C stops Home Assistant, MariaDB and the simulator.", flush=True)
+        print("  Ctrl-C stops Home Assistant, MariaDB and the simulators.", flush=True)
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
         if demo.hass is not None:
             waiters.append(asyncio.ensure_future(demo.hass.wait()))
