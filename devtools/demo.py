@@ -1,12 +1,14 @@
 """The demo: a simulated site and a real Home Assistant, configured and ready to click.
 
 Runs in this process: the DDC simulator (a standard shelter at slave 1 and a
-water-meter data collector at slave 10), a throwaway MariaDB with the access
-control server's interface table (sample card rows keep arriving), and `hass`
-as a child process bound to 127.0.0.1. Onboarding, the integration's three
-entries, a week of water readings and a "Shelter" dashboard are set up through
-Home Assistant's own HTTP and websocket APIs. Prints the URL and login; Ctrl-C
-(or --duration) stops everything.
+water-meter data collector at slave 10), a simulated RS-485/TCP gateway with a
+money-prepaid DL/T645-2007 electricity meter and an M-Bus water meter on its
+bus, a throwaway MariaDB with the access control server's interface table
+(sample card rows keep arriving), and `hass` as a child process bound to
+127.0.0.1. Onboarding, the integration's three entries, the meter bus and its
+meters, a week of meter readings, the Energy dashboard and a "Shelter"
+dashboard are set up through Home Assistant's own HTTP and websocket APIs.
+Prints the URL and login; Ctrl-C (or --duration) stops everything.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import argparse
 import asyncio
 from collections.abc import Mapping, Sequence
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 import importlib
 import json
 import os
@@ -31,12 +35,30 @@ import voluptuous as vol
 
 from devtools.hass_process import DOMAIN, ROOT, HassProcess
 from devtools.mariadb import Account, MariaDbServer, card_table_ddl
-from devtools.simulator import ShelterDdc, SimulatorServer, WaterMeterBank
+from devtools.simulator import (
+    Dlt645Meter,
+    MeterBusServer,
+    ShelterDdc,
+    SimulatorServer,
+    WaterMeterBank,
+)
 from devtools.simulator.device import SEOUL
+from devtools.simulator.mbus_meter import MBusWaterMeter
 
 USERNAME = "demo"
 PASSWORD = "shelter-demo"  # noqa: S105  # a throwaway account of a throwaway local instance
-__all__ = ["DOMAIN", "PASSWORD", "ROOT", "USERNAME", "Demo", "energy_sources"]
+__all__ = [
+    "BUS_METERS",
+    "DOMAIN",
+    "ELECTRICITY",
+    "MBUS",
+    "PASSWORD",
+    "ROOT",
+    "USERNAME",
+    "Demo",
+    "energy_sources",
+    "meter_statistics",
+]
 
 WATER_SLAVE = 10
 #: (meter id, name, household size, leak in L/h, index now in litres);
@@ -47,6 +69,47 @@ METERS = (
     ("shelter_tap", "Shelter fountain", 0.3, 0.0, 58_112),
 )
 BACKFILL_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class BusMeter:
+    """A meter on the demo's RS-485 bus: its id, name and address there."""
+
+    meter_id: str
+    name: str
+    medium: str
+    address: str
+
+
+#: The RS-485 bus, behind a transparent RS-485/TCP gateway (the simulator).
+BUS_NAME = "101동 RS-485"
+#: A money-prepaid DL/T645-2007 meter whose supply relay the site may switch.
+ELECTRICITY = BusMeter(
+    "apt101_1203_kwh", "101동 1203호 전기", "electricity", "000101120301"
+)
+#: An M-Bus water meter, by its primary address (its secondary: 20240704, SCW, water).
+MBUS = BusMeter("apt102_0704", "102동 704호", "water", "7")
+BUS_METERS = (ELECTRICITY, MBUS)
+MBUS_IDENT = "20240704"
+MBUS_SCALE = 1.2
+MBUS_START_LITRES = 183_412
+#: The meter's codes for relay commands (level 02 password, operator code).
+METER_PASSWORD = "02000000"  # noqa: S105  # a simulated meter's factory code
+OPERATOR_CODE = "13572468"
+START_KWH = 8123.45
+#: Credit in the meter (KRW), the tariff the site counts with (KRW/kWh), the warning level.
+START_CREDIT = 12_000.0
+TARIFF = 150.0
+LOW_CREDIT = 5_000.0
+MAX_POWER = 10.0
+VOLTAGE = 221.3
+#: kW a household draws at each local hour: the fridge all night, cooking and TV at the peaks.
+_POWER_PROFILE = (
+    0.25, 0.22, 0.2, 0.2, 0.2, 0.25, 0.45, 0.8, 0.7, 0.4, 0.35, 0.35,
+    0.45, 0.4, 0.35, 0.35, 0.4, 0.6, 0.95, 1.1, 1.0, 0.85, 0.6, 0.4,
+)  # fmt: skip
+#: Seconds between the demo's households changing their load and drawing water.
+HOUSEHOLD_STEP = 10.0
 GROUPS = "A = 101동 공용현관\nB = 102동 공용현관\nM = 관리사무소"
 #: Made-up holders; the demo's cards are fiction.
 NAMES = ("김민준", "이서연", "박도윤", "최하은", "정시우", "강지아", "조은우", "윤서준")
@@ -91,9 +154,18 @@ class Demo:
     """One demo run: its directory, servers, processes and API access."""
 
     def __init__(
-        self, run_dir: Path, port: int, modbus_port: int, *, feed_interval: float = 20.0
+        self,
+        run_dir: Path,
+        port: int,
+        modbus_port: int,
+        *,
+        feed_interval: float = 20.0,
+        bus_lifetime: float = 24 * 3600,
     ) -> None:
-        """Prepare paths and servers; nothing runs yet."""
+        """Prepare paths and servers; nothing runs yet.
+
+        The meter bus's gateway stops by itself after bus_lifetime seconds.
+        """
         self.run_dir = run_dir
         self.config_dir = run_dir / "config"
         self.port = port
@@ -108,6 +180,32 @@ class Demo:
             leaks=[meter[3] for meter in METERS],
             seed=2,
         )
+        self.bus = MeterBusServer(tick_interval=1.0, stop_after=bus_lifetime)
+        now = datetime.now(SEOUL)
+        self.electricity = self.bus.add(
+            Dlt645Meter(
+                ELECTRICITY.address,
+                energy=START_KWH,
+                voltage=VOLTAGE,
+                current=household_kw(now) * 1000 / VOLTAGE,
+                power=household_kw(now),
+                prepaid="money",
+                remaining_money=START_CREDIT,
+                price=TARIFF,
+                password=METER_PASSWORD,
+                operator=OPERATOR_CODE,
+                # A meter keeps local time where the site is.
+                clock=now.replace(tzinfo=None),
+            )
+        )
+        self.mbus = self.bus.add(
+            MBusWaterMeter(
+                MBUS_IDENT,
+                primary=int(MBUS.address),
+                volume_m3=Decimal(MBUS_START_LITRES) / 1000,
+                clock=lambda: datetime.now(SEOUL),
+            )
+        )
         self.mariadb = MariaDbServer(durable=False, base_dir=run_dir)
         self.account: Account
         #: Config entry id of each kind, once added.
@@ -117,6 +215,7 @@ class Demo:
         self.feed_interval = feed_interval
         self.dashboard = "smart-shelter"
         self._feeder: asyncio.Task[None] | None = None
+        self._households: asyncio.Task[None] | None = None
         self._rng = random.Random(7)
         self._issued: list[tuple[str, str, str, str, str]] = []
 
@@ -128,6 +227,8 @@ class Demo:
         self.simulator.add_device(1, self.shelter)
         self.simulator.add_device(WATER_SLAVE, self.water)
         await self.simulator.start()
+        await self.bus.start()
+        self._households = asyncio.create_task(self._run_households())
         await asyncio.to_thread(self._start_mariadb)
         await self.home.start()
         async with aiohttp.ClientSession() as session:
@@ -137,9 +238,11 @@ class Demo:
                 self._add_ddc,
                 self._add_cards,
                 self._add_water,
-                self._backfill_water,
+                self._backfill,
                 self._wait_for_statistics,
                 self._read_from_collector,
+                self._add_bus,
+                self._read_from_bus,
                 self._set_up_energy,
                 self._create_dashboard,
             ):
@@ -190,6 +293,27 @@ class Demo:
         while True:
             await asyncio.sleep(self.feed_interval)
             await asyncio.to_thread(self._insert_card_row)
+
+    async def _run_households(self) -> None:
+        """Let the bus meters' households use power and water in their daily pattern.
+
+        The DL/T645 meter counts energy at the load on its own clock (the
+        gateway's ticker) and runs its credit down; the M-Bus meter's index
+        follows the water drawn.
+        """
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(HOUSEHOLD_STEP)
+            now = datetime.now(SEOUL)
+            elapsed = loop.time() - last
+            last += elapsed
+            kw = household_kw(now)
+            self.electricity.set_load(current=kw * 1000 / VOLTAGE, power=kw)
+            litres = WaterMeterBank.usage_between(
+                now - timedelta(seconds=elapsed), now, MBUS_SCALE
+            )
+            self.mbus.volume_m3 += Decimal(str(round(litres / 1000, 6)))
 
     @property
     def hass(self) -> asyncio.subprocess.Process | None:
@@ -283,7 +407,11 @@ class Demo:
         )
 
     async def _add_water(self, session: aiohttp.ClientSession) -> None:
-        """Add a water site whose meters first take pushed readings (the week before the demo)."""
+        """Add a meter site whose meters first take pushed readings (the week before the demo).
+
+        The bus meters too: a prepaid electricity meter, its credit in won
+        at the site's tariff, and a water meter; they move to the bus later.
+        """
         result = await self.flow(
             session,
             "config",
@@ -300,9 +428,32 @@ class Demo:
                 {"meter_id": meter_id, "name": name, "medium": "water"},
                 {"q3": 2.5, "q4": 3.125, "source": "push"},
             )
+        await self.flow(
+            session,
+            "subentry",
+            f"{self.entries['water']}/meter",
+            {
+                "meter_id": ELECTRICITY.meter_id,
+                "name": ELECTRICITY.name,
+                "medium": "electricity",
+            },
+            {"max_power": MAX_POWER, "source": "push"},
+            {"prepaid": "money", "tariff": TARIFF, "low_credit": LOW_CREDIT},
+        )
+        await self.flow(
+            session,
+            "subentry",
+            f"{self.entries['water']}/meter",
+            {"meter_id": MBUS.meter_id, "name": MBUS.name, "medium": "water"},
+            {"q3": 2.5, "q4": 3.125, "source": "push"},
+        )
         # Each meter added reloads the site; meters added back to back all
         # reach the running site.
-        await self._wait_for_meters(session, [meter_id for meter_id, *_ in METERS])
+        await self._wait_for_meters(
+            session,
+            [("water", meter_id) for meter_id, *_ in METERS]
+            + [(meter.medium, meter.meter_id) for meter in BUS_METERS],
+        )
 
     async def _read_from_collector(self, session: aiohttp.ClientSession) -> None:
         """Switch every meter to the simulated data collector, as a site does once its collector is wired.
@@ -338,12 +489,108 @@ class Demo:
                 done="abort",
             )
 
-    async def _wait_for_meters(
-        self, session: aiohttp.ClientSession, meter_ids: list[str], limit: float = 120
+    async def _add_bus(self, session: aiohttp.ClientSession) -> None:
+        """Add the site's RS-485 bus: the simulated gateway on 127.0.0.1, read every minute."""
+        await self.flow(
+            session,
+            "subentry",
+            f"{self.entries['water']}/bus",
+            {"name": BUS_NAME, "transport": "tcp"},
+            {
+                "host": "127.0.0.1",
+                "port": self.bus.port,
+                "read_interval": 1,
+                "reply_timeout": 1.0,
+            },
+        )
+
+    async def _read_from_bus(self, session: aiohttp.ClientSession) -> None:
+        """Move the two bus meters onto the bus, then wait for their first read.
+
+        The electricity meter: DL/T645-2007 at its nameplate address, prepaid
+        in money at the site's tariff, its relay switched by the site with the
+        meter's codes. The water meter: M-Bus at its primary address.
+        """
+        (subentries,) = await self.websocket(
+            session,
+            {
+                "type": "config_entries/subentries/list",
+                "entry_id": self.entries["water"],
+            },
+        )
+        (bus_id,) = [
+            row["subentry_id"] for row in subentries if row["subentry_type"] == "bus"
+        ]
+        ids = {row["unique_id"]: row["subentry_id"] for row in subentries}
+        handler = f"{self.entries['water']}/meter"
+        await self.flow(
+            session,
+            "subentry",
+            handler,
+            {"name": ELECTRICITY.name, "max_power": MAX_POWER, "source": "dlt645"},
+            {
+                "bus": bus_id,
+                "version": "2007",
+                "find": False,
+                "address": ELECTRICITY.address,
+            },
+            {"prepaid": "money", "tariff": TARIFF, "low_credit": LOW_CREDIT},
+            {
+                "relay_control": True,
+                "meter_password": METER_PASSWORD,
+                "operator_code": OPERATOR_CODE,
+            },
+            start={"subentry_id": ids[ELECTRICITY.meter_id]},
+            done="abort",
+        )
+        await self.flow(
+            session,
+            "subentry",
+            handler,
+            {"name": MBUS.name, "q3": 2.5, "q4": 3.125, "source": "mbus"},
+            {"bus": bus_id, "scan": False, "address": MBUS.address},
+            {"prepaid": "none", "low_credit": 0},
+            start={"subentry_id": ids[MBUS.meter_id]},
+            done="abort",
+        )
+        await self._wait_for_bus_reads(session)
+
+    async def _wait_for_bus_reads(
+        self, session: aiohttp.ClientSession, limit: float = 60
     ) -> None:
-        """Wait until the water site has reloaded with these meters (adding one reloads it)."""
+        """Wait until both bus meters were read: their read status is "ok"."""
         wanted = {
-            f"{self.entries['water']}_water_{meter_id}_" for meter_id in meter_ids
+            f"{self.entries['water']}_{meter.medium}_{meter.meter_id}_read_status"
+            for meter in BUS_METERS
+        }
+        deadline = time.monotonic() + limit
+        found: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            (entities,) = await self.websocket(
+                session, {"type": "config/entity_registry/list"}
+            )
+            found = {
+                e["entity_id"]: e["unique_id"]
+                for e in entities
+                if e.get("unique_id") in wanted
+            }
+            if len(found) == len(wanted) and all(
+                [await self.state(session, entity_id) == "ok" for entity_id in found]
+            ):
+                return
+            await asyncio.sleep(0.5)
+        raise TimeoutError(f"the bus meters were not read: {found}")
+
+    async def _wait_for_meters(
+        self,
+        session: aiohttp.ClientSession,
+        meters: list[tuple[str, str]],
+        limit: float = 120,
+    ) -> None:
+        """Wait until the site has reloaded with these (medium, meter id) (adding one reloads it)."""
+        wanted = {
+            f"{self.entries['water']}_{medium}_{meter_id}_"
+            for medium, meter_id in meters
         }
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
@@ -359,9 +606,9 @@ class Demo:
             if present == wanted:
                 return
             await asyncio.sleep(0.5)
-        raise TimeoutError(f"water meters {sorted(meter_ids)} did not appear")
+        raise TimeoutError(f"meters {sorted(meters)} did not appear")
 
-    async def _backfill_water(self, session: aiohttp.ClientSession) -> None:
+    async def _backfill(self, session: aiohttp.ClientSession) -> None:
         """Push a week of hourly readings, as a meter-data platform catching up would."""
         now = datetime.now(SEOUL)
         latest = (now - timedelta(minutes=30)).replace(
@@ -379,22 +626,52 @@ class Demo:
                 litres -= WaterMeterBank.usage_between(
                     moment - timedelta(hours=1), moment, scale, leak
                 )
-            for moment, index in reversed(readings):  # oldest first
-                await self._post(
-                    session,
-                    f"/api/services/{DOMAIN}/record_water_reading",
-                    {
-                        "meter": meter_id,
-                        "timestamp": moment.isoformat(),
-                        "index": round(index / 1000, 3),
-                    },
-                )
+            await self._push(session, meter_id, readings, 1000)
+        # The bus meters' households, hour by hour, up to what their meters show now.
+        litres = self.mbus.litres() - WaterMeterBank.usage_between(
+            latest, now, MBUS_SCALE
+        )
+        kwh = self.electricity.energy - kwh_between(latest, now)
+        water: list[tuple[datetime, float]] = []
+        energy: list[tuple[datetime, float]] = []
+        for moment in hours:
+            water.append((moment, litres))
+            energy.append((moment, kwh))
+            litres -= WaterMeterBank.usage_between(
+                moment - timedelta(hours=1), moment, MBUS_SCALE
+            )
+            kwh -= kwh_between(moment - timedelta(hours=1), moment)
+        await self._push(session, MBUS.meter_id, water, 1000)
+        await self._push(session, ELECTRICITY.meter_id, energy, 1)
+
+    async def _push(
+        self,
+        session: aiohttp.ClientSession,
+        meter_id: str,
+        readings: list[tuple[datetime, float]],
+        per_unit: float,
+    ) -> None:
+        """Record readings (newest first, per_unit of them a m³ or kWh) through the action, oldest first."""
+        for moment, index in reversed(readings):
+            await self._post(
+                session,
+                f"/api/services/{DOMAIN}/record_water_reading",
+                {
+                    "meter": meter_id,
+                    "timestamp": moment.isoformat(),
+                    "index": round(index / per_unit, 3),
+                },
+            )
 
     async def _wait_for_statistics(
         self, session: aiohttp.ClientSession, limit: float = 180
     ) -> None:
         """Wait until the recorder holds every meter's hourly statistics up to the last backfilled hour."""
-        ids = [f"{DOMAIN}:water_{meter[0]}" for meter in METERS]
+        ids = [
+            statistic_id
+            for kind in meter_statistics().values()
+            for statistic_id in kind
+        ]
         now = datetime.now(SEOUL)
         latest = (now - timedelta(minutes=30)).replace(
             minute=0, second=0, microsecond=0
@@ -458,6 +735,16 @@ class Demo:
             {"type": "energy/save_prefs", "energy_sources": energy_sources(statistics)},
         )
 
+    async def state(self, session: aiohttp.ClientSession, entity_id: str) -> str | None:
+        """Return an entity's state through the REST API, None if it has none."""
+        async with session.get(
+            f"{self.url}/api/states/{entity_id}", headers=self.home.auth
+        ) as response:
+            if response.status == 404:
+                return None
+            response.raise_for_status()
+            return str((await response.json())["state"])
+
     async def websocket(
         self, session: aiohttp.ClientSession, *messages: dict[str, Any]
     ) -> list[Any]:
@@ -494,7 +781,23 @@ class Demo:
         def ids(rows: list[dict[str, str]]) -> list[str]:
             return [row["entity"] for row in rows]
 
-        water_stats = [f"{DOMAIN}:water_{meter_id}" for meter_id, *_rest in METERS]
+        by_unique_id = {
+            e["unique_id"]: e["entity_id"]
+            for e in ours
+            if e["config_entry_id"] == self.entries["water"]
+        }
+
+        def meter_rows(meter: BusMeter, keys: Sequence[str]) -> list[str]:
+            """Return a bus meter's entities by their keys, those it has."""
+            prefix = f"{self.entries['water']}_{meter.medium}_{meter.meter_id}_"
+            return [
+                by_unique_id[prefix + key]
+                for key in keys
+                if prefix + key in by_unique_id
+            ]
+
+        statistics = meter_statistics()
+        water_stats, electricity_stats = statistics["water"], statistics["electricity"]
         config = {
             "title": "Smart shelter",
             "views": [
@@ -547,9 +850,10 @@ class Demo:
                     ],
                 },
                 {
-                    "title": "Water",
+                    # The path stays "water" for links and screenshots made before.
+                    "title": "Meters",
                     "path": "water",
-                    "icon": "mdi:water",
+                    "icon": "mdi:meter-electric-outline",
                     "cards": [
                         {
                             "type": "statistics-graph",
@@ -573,6 +877,41 @@ class Demo:
                             "type": "entities",
                             "title": "Meters",
                             "entities": ids(pick("water", "sensor", contains="status")),
+                        },
+                        {
+                            "type": "entities",
+                            "title": f"{ELECTRICITY.name} · prepaid",
+                            "entities": meter_rows(
+                                ELECTRICITY,
+                                (
+                                    "balance",
+                                    "days_left",
+                                    "low_credit",
+                                    "relay",
+                                    "index",
+                                    "power",
+                                    "usage_today",
+                                    "read_status",
+                                ),
+                            ),
+                            "state_color": True,
+                        },
+                        {
+                            "type": "entities",
+                            "title": f"{MBUS.name} · M-Bus water",
+                            "entities": meter_rows(
+                                MBUS,
+                                ("index", "usage_today", "status", "read_status"),
+                            ),
+                        },
+                        {
+                            "type": "statistics-graph",
+                            "title": "Electricity per day",
+                            "entities": electricity_stats,
+                            "stat_types": ["change"],
+                            "chart_type": "bar",
+                            "period": "day",
+                            "days_to_show": BACKFILL_DAYS + 1,
                         },
                         {
                             "type": "entities",
@@ -627,17 +966,20 @@ class Demo:
             "refresh_token": self.refresh_token,
             "modbus_port": self.modbus_port,
             "mariadb_port": self.mariadb.port,
+            "meter_bus_port": self.bus.port,
             "pid": os.getpid(),
         }
 
     async def stop(self) -> None:
         """Stop Home Assistant (gracefully, then by force), MariaDB and the simulator."""
-        if self._feeder is not None:
-            self._feeder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._feeder
+        for task in (self._feeder, self._households):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.home.stop()
         await asyncio.to_thread(self.mariadb.stop)
+        await self.bus.stop()
         await self.simulator.stop()
 
 
@@ -666,11 +1008,16 @@ async def main(args: argparse.Namespace) -> int:
             flush=True,
         )
         print(
+            f"  meter bus: RS-485/TCP gateway 127.0.0.1:{demo.bus.port} (prepaid DL/T645-2007 "
+            f"meter {ELECTRICITY.address}, M-Bus water meter at primary address {MBUS.address})",
+            flush=True,
+        )
+        print(
             f"  card interface table: MariaDB 127.0.0.1:{demo.mariadb.port}, new rows every 20 s",
             flush=True,
         )
         print(f"  start-up (s): {demo.timings}", flush=True)
-        print("  Ctrl-C stops Home Assistant, MariaDB and the simulator.", flush=True)
+        print("  Ctrl-C stops Home Assistant, MariaDB and the simulators.", flush=True)
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
         if demo.hass is not None:
             waiters.append(asyncio.ensure_future(demo.hass.wait()))
@@ -684,6 +1031,33 @@ async def main(args: argparse.Namespace) -> int:
         await demo.stop()
     print("Demo stopped.", flush=True)
     return 0
+
+
+def meter_statistics() -> dict[str, list[str]]:
+    """Return the demo meters' statistics by kind: the Energy dashboard's sources."""
+    statistics: dict[str, list[str]] = {"water": [], "electricity": []}
+    for meter_id, *_rest in METERS:
+        statistics["water"].append(f"{DOMAIN}:water_{meter_id}")
+    for meter in BUS_METERS:
+        statistics[meter.medium].append(f"{DOMAIN}:{meter.medium}_{meter.meter_id}")
+    return {kind: sorted(ids) for kind, ids in statistics.items()}
+
+
+def household_kw(moment: datetime) -> float:
+    """Return the kW the demo's household draws at a moment (by the local hour)."""
+    return _POWER_PROFILE[moment.astimezone(SEOUL).hour]
+
+
+def kwh_between(start: datetime, end: datetime) -> float:
+    """Return the kWh the demo's household uses between two times."""
+    total, moment = 0.0, start
+    while moment < end:
+        local = moment.astimezone(SEOUL)
+        hour_end = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        step_end = min(hour_end, end.astimezone(SEOUL))
+        total += household_kw(local) * (step_end - local).total_seconds() / 3600
+        moment = step_end
+    return total
 
 
 #: Names for entities named by their device class (the air-quality sensors).

@@ -8,7 +8,12 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from devtools.demo import energy_sources
+from devtools.demo import (
+    ELECTRICITY as PREPAID_METER,
+    MBUS,
+    energy_sources,
+    meter_statistics,
+)
 
 WATER = ["smartcity_ddc:water_apt101_1203", "smartcity_ddc:water_shelter_tap"]
 ELECTRICITY = [
@@ -75,3 +80,24 @@ async def test_electricity_meters_become_grid_consumption(
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="gas"):
         energy_sources({"gas": ["smartcity_ddc:gas_1"]})
+
+
+async def test_the_demo_meters_are_energy_sources(
+    recorder_mock: Recorder, hass: HomeAssistant, hass_ws_client: WebSocketGenerator
+) -> None:
+    """The demo's bus meters: the M-Bus meter a water source, the prepaid meter grid consumption."""
+    statistics = meter_statistics()
+    assert f"smartcity_ddc:water_{MBUS.meter_id}" in statistics["water"]
+    assert statistics["electricity"] == [
+        f"smartcity_ddc:electricity_{PREPAID_METER.meter_id}"
+    ]
+    kept = await _save_and_read(hass, hass_ws_client, energy_sources(statistics))
+    water = [s["stat_energy_from"] for s in kept if s["type"] == "water"]
+    consumed = [
+        flow["stat_energy_from"]
+        for source in kept
+        if source["type"] == "grid"
+        for flow in source.get("flow_from", [source])
+    ]
+    assert water == statistics["water"]
+    assert consumed == statistics["electricity"]

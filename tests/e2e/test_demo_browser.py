@@ -5,13 +5,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+import re
 import shutil
 import socket
 
 from playwright.async_api import expect
 import pytest
 
-from devtools.demo import PASSWORD, USERNAME, Demo
+from devtools.demo import (
+    ELECTRICITY,
+    MBUS,
+    PASSWORD,
+    USERNAME,
+    BusMeter,
+    Demo,
+    meter_statistics,
+)
 from devtools.frontend import TIMEOUT, HomeAssistantUI, chromium_page
 
 ARTIFACTS = Path(__file__).parents[2] / "artifacts" / "e2e"
@@ -39,7 +48,9 @@ async def _until(condition: Callable[[], bool], what: str, limit: float = 30) ->
 @pytest.fixture
 async def demo(socket_enabled: None, tmp_path: Path) -> AsyncIterator[Demo]:
     """The whole demo: simulator, MariaDB, and a real hass process."""
-    running = Demo(tmp_path, _free_port(), _free_port(), feed_interval=5)
+    running = Demo(
+        tmp_path, _free_port(), _free_port(), feed_interval=5, bus_lifetime=900
+    )
     try:
         await running.start()
         yield running
@@ -71,6 +82,41 @@ async def _checked(ui: HomeAssistantUI, entity_id: str, checked: bool) -> None:
     )
 
 
+async def _meter_entity(
+    ui: HomeAssistantUI, demo: Demo, meter: BusMeter, key: str
+) -> str:
+    """Return the entity id of a bus meter's entity by its key."""
+    unique_id = f"{demo.entries['water']}_{meter.medium}_{meter.meter_id}_{key}"
+    for entity in await ui.call_ws({"type": "config/entity_registry/list"}):
+        if entity.get("unique_id") == unique_id:
+            return str(entity["entity_id"])
+    raise AssertionError(f"no entity {unique_id}")
+
+
+async def _state(ui: HomeAssistantUI, entity_id: str) -> str:
+    """Return an entity's state as the frontend has it."""
+    return str(
+        await ui.page.evaluate(
+            "id => document.querySelector('home-assistant').hass.states[id]?.state",
+            entity_id,
+        )
+    )
+
+
+async def _shown_number(ui: HomeAssistantUI, entity_id: str) -> float:
+    """Return the number the dashboard row of this entity shows (thousands separators and unit dropped)."""
+    text = await ui.page.locator(
+        "hui-sensor-entity-row, hui-simple-entity-row"
+    ).evaluate_all(
+        "(rows, id) => rows.find(row => row._config?.entity === id)?.shadowRoot"
+        "?.querySelector('hui-generic-entity-row')?.textContent ?? ''",
+        entity_id,
+    )
+    found = re.findall(r"\d[\d,]*(?:\.\d+)?", text)
+    assert found, (entity_id, text)
+    return float(found[-1].replace(",", ""))
+
+
 async def test_shelter_dashboard_light_and_water_graph(
     demo: Demo, ui: HomeAssistantUI
 ) -> None:
@@ -100,12 +146,12 @@ async def test_shelter_dashboard_light_and_water_graph(
     await _checked(ui, LIGHT, True)
     await ui.screenshot(ARTIFACTS / "light-on.png")
 
-    # The water view draws every meter's usage from the long-term statistics.
+    # The meters view draws every meter's usage from the long-term statistics.
     await ui.navigate("/smart-shelter/water")
-    for meter in METERS:
+    for meter in (*METERS, ELECTRICITY.name, MBUS.name):
         await ui.text_present(meter)
     cards = ui.page.locator("hui-statistics-graph-card")
-    await expect(cards).to_have_count(2, timeout=TIMEOUT)
+    await expect(cards).to_have_count(3, timeout=TIMEOUT)
     for card in await cards.all():
         await expect(
             card.locator("ha-chart-base, statistics-chart").first
@@ -115,13 +161,15 @@ async def test_shelter_dashboard_light_and_water_graph(
     # Through the shadow roots (document.body.innerText would not see into them).
     await expect(ui.page.get_by_text("No statistics")).to_have_count(0)
 
-    # The Energy dashboard shows the same meters as its water sources, valid ones.
+    await _bus_meters(demo, ui)
+
+    # The Energy dashboard shows the same meters as its water sources and the
+    # prepaid meter as grid consumption, valid ones.
     await ui.navigate("/energy")
-    for meter in METERS:
+    for meter in (*METERS, MBUS.name, ELECTRICITY.name):
         await ui.text_present(meter)
-    await expect(ui.page.locator("hui-energy-water-graph-card")).to_have_count(
-        1, timeout=TIMEOUT
-    )
+    for card in ("hui-energy-water-graph-card", "hui-energy-usage-graph-card"):
+        await expect(ui.page.locator(card)).to_have_count(1, timeout=TIMEOUT)
     await asyncio.sleep(2)  # the chart animates in
     await ui.screenshot(ARTIFACTS / "energy.png")
     prefs = await ui.call_ws({"type": "energy/get_prefs"})
@@ -130,6 +178,59 @@ async def test_shelter_dashboard_light_and_water_graph(
         for source in prefs["energy_sources"]
         if source["type"] == "water"
     ]
-    assert water == sorted(f"smartcity_ddc:water_{meter_id}" for meter_id in METER_IDS)
+    grid = [
+        flow["stat_energy_from"]
+        for source in prefs["energy_sources"]
+        if source["type"] == "grid"
+        for flow in source.get("flow_from", [source])
+    ]
+    assert water == sorted(
+        [f"smartcity_ddc:water_{meter_id}" for meter_id in METER_IDS]
+        + [f"smartcity_ddc:water_{MBUS.meter_id}"]
+    )
+    assert grid == [f"smartcity_ddc:electricity_{ELECTRICITY.meter_id}"]
+    assert {"water": water, "electricity": grid} == meter_statistics()
     issues = (await ui.call_ws({"type": "energy/validate"}))["energy_sources"]
     assert all(not found for found in issues), issues
+
+
+async def _bus_meters(demo: Demo, ui: HomeAssistantUI) -> None:
+    """The bus meters on the meters view show what the simulated meters hold; the relay switches."""
+    balance = await _meter_entity(ui, demo, ELECTRICITY, "balance")
+    index = await _meter_entity(ui, demo, ELECTRICITY, "index")
+    water = await _meter_entity(ui, demo, MBUS, "index")
+    relay = await _meter_entity(ui, demo, ELECTRICITY, "relay")
+    # Read once a minute: the meter's credit and index moved on a little since.
+    # Shown rounded to the cent and to 10 Wh / 1 L.
+    shown = await _shown_number(ui, balance)
+    credit = demo.electricity.remaining_money
+    assert credit - 0.01 <= shown <= credit + 10, (shown, credit)
+    assert shown < 12_000
+    shown = await _shown_number(ui, index)
+    energy = demo.electricity.energy
+    assert energy - 0.1 <= shown <= energy + 0.01, (shown, energy)
+    shown = await _shown_number(ui, water)
+    litres = demo.mbus.litres()
+    assert litres / 1000 - 0.05 <= shown <= litres / 1000, (shown, litres)
+    for key, meter, expected in (
+        ("read_status", ELECTRICITY, "ok"),
+        ("read_status", MBUS, "ok"),
+        ("low_credit", ELECTRICITY, "off"),
+    ):
+        assert await _state(ui, await _meter_entity(ui, demo, meter, key)) == expected
+    days_left = float(
+        await _state(ui, await _meter_entity(ui, demo, ELECTRICITY, "days_left"))
+    )
+    assert 3 < days_left < 30
+    await ui.screenshot(ARTIFACTS / "bus-meters.png")
+
+    # Cut the supply from the dashboard: the meter gets the trip command with its codes.
+    await _checked(ui, relay, True)
+    await (await ui.toggle(relay)).click()
+    await _until(lambda: demo.electricity.relay_open, "relay open on the meter")
+    await _checked(ui, relay, False)
+    await (await ui.toggle(relay)).click()
+    await _until(lambda: not demo.electricity.relay_open, "relay closed on the meter")
+    await _checked(ui, relay, True)
+    assert demo.electricity.commands[0] == 0x1A  # trip
+    assert demo.electricity.commands[-1] in (0x1B, 0x1C)  # close
