@@ -397,6 +397,35 @@ async def test_low_credit_is_one_dip_across_a_failed_read(
     assert events[1].data["balance"] == pytest.approx(3.0)
 
 
+async def test_meters_of_a_deleted_bus_get_a_repair_and_no_relay(
+    hass_seoul: HomeAssistant, site: MockConfigEntry
+) -> None:
+    hass = hass_seoul
+    relay = entity_id(hass, site, E101, "relay", "switch")
+    issue_id = f"meters_meter_unread_{site.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    # The bus is deleted; its meters stay in the site (with their history).
+    assert hass.config_entries.async_remove_subentry(site, BUS_ID)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "meters_meter_unread"
+    assert issue.translation_placeholders == {
+        "title": site.title,
+        "meters": "Unit 101, Unit 102, Unit 103, Unit 201 water",
+    }
+    # No relay switch for a meter nothing can reach.
+    current = hass.states.get(relay)
+    assert current is None or current.state == "unavailable"
+    assert state(hass, site, E101, "index") == pytest.approx(4321.09)
+    # Once the meters are deleted too, nothing is left to report.
+    for subentry_id, subentry in list(site.subentries.items()):
+        if subentry.subentry_type == "meter" and subentry.data.get("bus"):
+            assert hass.config_entries.async_remove_subentry(site, subentry_id)
+            await hass.async_block_till_done(wait_background_tasks=True)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
 async def test_closing_a_meter_without_credit_is_not_confirmed(
     hass_seoul: HomeAssistant,
     site: MockConfigEntry,

@@ -260,7 +260,8 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
             )
 
     def _add_bus_meters(self) -> None:
-        """Give each bus meter its reader on its bus."""
+        """Give each bus meter its reader on its bus; a repair names those that can't be read."""
+        unread: list[str] = []
         for meter in self.meters.values():
             if not meter.on_bus:
                 continue
@@ -286,6 +287,27 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
                 problem,
             )
             self.last_error[meter.meter_id] = problem
+            unread.append(meter.name)
+        issue = f"meters_meter_unread_{self.config_entry.entry_id}"
+        if not unread:
+            ir.async_delete_issue(self.hass, DOMAIN, issue)
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="meters_meter_unread",
+            translation_placeholders={
+                "title": self.config_entry.title,
+                "meters": ", ".join(sorted(unread)),
+            },
+        )
+
+    def reads_on_bus(self, meter_id: str) -> bool:
+        """Return True for a meter this site reads on one of its buses."""
+        return any(meter_id in meters for meters in self._bus_meters.values())
 
     async def _async_release_lines(self) -> None:
         """Give every line and bus back to the pool."""

@@ -42,11 +42,11 @@ def can_switch(meter: MeterConfig) -> bool:
 
 
 def entities(coordinator: MetersCoordinator) -> list[Entity]:
-    """Return a relay switch for each meter allowed to be switched."""
+    """Return a relay switch for each meter allowed to be switched, on a bus the site reads."""
     return [
         RelaySwitch(coordinator, meter, RELAY)
         for meter in coordinator.meters.values()
-        if can_switch(meter)
+        if can_switch(meter) and coordinator.reads_on_bus(meter.meter_id)
     ]
 
 
