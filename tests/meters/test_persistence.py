@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder import Recorder
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.recorder import get_instance
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from .conftest import remove_meter, seoul
 from .helpers import at, push, value
@@ -95,6 +101,47 @@ async def test_unsaved_readings_are_written_when_home_assistant_stops(
     await hass.async_block_till_done()
     assert hass_storage[key(setup_water)]["data"]["meters"]["m101"]["i"] == [5.0]
     assert setup_water.state is ConfigEntryState.LOADED
+
+
+async def test_a_save_waiting_for_the_recorder_gives_way_to_a_newer_write(
+    recorder_mock: Recorder,
+    hass_seoul: HomeAssistant,
+    water_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unload while a delayed save waits for the recorder: the unload's newer write stays."""
+    hass = hass_seoul
+    water_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(water_entry.entry_id)
+    await hass.async_block_till_done()
+    recorder = get_instance(hass)
+    waiting, release = asyncio.Event(), asyncio.Event()
+    recorder_done = recorder.async_block_till_done
+
+    async def slow_recorder() -> None:
+        waiting.set()
+        await release.wait()
+        await recorder_done()
+
+    await at(hass, freezer, seoul(1, 12))
+    await push(hass, "m101", 5.0)
+    monkeypatch.setattr(recorder, "async_block_till_done", slow_recorder)
+    # The save falls due and waits for the recorder (not awaited here: it hangs).
+    due = seoul(1, 12) + timedelta(seconds=61)
+    freezer.move_to(due)
+    async_fire_time_changed(hass, due)
+    async with asyncio.timeout(10):
+        await waiting.wait()
+    # Meanwhile a second reading, then the entry unloads and writes both.
+    await push(hass, "m101", 5.1)
+    assert await hass.config_entries.async_unload(water_entry.entry_id)
+    assert hass_storage[key(water_entry)]["data"]["meters"]["m101"]["i"] == [5.0, 5.1]
+    # The waiting save ends after that: it must not put the older history back.
+    release.set()
+    await hass.async_block_till_done()
+    assert hass_storage[key(water_entry)]["data"]["meters"]["m101"]["i"] == [5.0, 5.1]
 
 
 async def test_an_unreadable_stored_meter_starts_afresh(

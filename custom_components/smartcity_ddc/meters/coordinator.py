@@ -200,6 +200,9 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
         #: Cancels the pending save; None when everything is on disk.
         self._save_timer: Callable[[], None] | None = None
         self._loaded = False
+        #: Counts the writes begun: a delayed save that waited for the
+        #: recorder gives way to any write begun meanwhile (it has newer data).
+        self._writes = 0
 
     @property
     def _recorder_issue(self) -> str:
@@ -418,7 +421,7 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
             self._save_timer()
             self._save_timer = None
         if self._loaded:
-            await self.store.async_save(self._stored())
+            await self._async_write(self._stored())
         await self._async_release_lines()
 
     def _stored(self) -> dict[str, Any]:
@@ -460,6 +463,7 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
         # The history as it is now; the ledgers as they are when it is
         # written (a top-up meanwhile is saved at once and must stay).
         history = self.site.to_json()
+        writes = self._writes
         if self.add_statistics is not None:
             # Rows of readings older than REIMPORT_HOURS are not imported
             # again after a crash: they must be written before the history
@@ -474,14 +478,21 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
                     self.config_entry.title,
                     RECORDER_WAIT,
                 )
-        await self.store.async_save({**history, **self.credit.to_json()})
+        if self._writes != writes:
+            return  # written meanwhile, with everything this save holds
+        await self._async_write({**history, **self.credit.to_json()})
 
     async def _async_save_now(self) -> None:
         """Write everything now, taking the place of a pending save."""
         if self._save_timer is not None:
             self._save_timer()
             self._save_timer = None
-        await self.store.async_save(self._stored())
+        await self._async_write(self._stored())
+
+    async def _async_write(self, data: dict[str, Any]) -> None:
+        """Write the site store."""
+        self._writes += 1
+        await self.store.async_save(data)
 
     async def _async_final_write(self, _event: Event) -> None:
         """Write unsaved readings as Home Assistant stops (the recorder writes its queue as it stops)."""
