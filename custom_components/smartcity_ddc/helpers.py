@@ -9,11 +9,17 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+)
 from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, selector
+from homeassistant.helpers.typing import UNDEFINED, UndefinedType
 from homeassistant.util.hass_dict import HassKey
 import serial.tools.list_ports
 import voluptuous as vol
@@ -116,6 +122,35 @@ def async_prune_devices(
 
 
 # --- flow forms -------------------------------------------------------------------
+
+
+def async_finish_update(
+    flow: ConfigFlow,
+    entry: ConfigEntry,
+    *,
+    title: str | UndefinedType = UNDEFINED,
+    data: Mapping[str, Any],
+    reason: str | UndefinedType = UNDEFINED,
+) -> ConfigFlowResult:
+    """Store a reconfigured or reauthenticated entry and end the flow.
+
+    A set-up entry reloads through its own update listener when it changed
+    (newer releases refuse flows that reload such an entry themselves); one
+    that is not set up (its setup failed, waiting for new credentials) has no
+    listener and is reloaded here.
+    """
+    if not entry.update_listeners:
+        return flow.async_update_reload_and_abort(
+            entry, title=title, data=data, reason=reason
+        )
+    flow.hass.config_entries.async_update_entry(entry, title=title, data=data)
+    if reason is UNDEFINED:
+        reason = (
+            "reconfigure_successful"
+            if flow.source == SOURCE_RECONFIGURE
+            else "reauth_successful"
+        )
+    return flow.async_abort(reason=reason)
 
 
 def serial_ports() -> list[str]:

@@ -788,7 +788,8 @@ async def test_a_loaded_site_shares_its_bus_with_the_flows(
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    # The first read of the bus runs as a background task.
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert first.requests > 0
     pool = line_pool(hass)
     assert len(pool) == 1

@@ -23,7 +23,7 @@ from homeassistant.helpers import selector
 import voluptuous as vol
 
 from ..const import CONF_KIND, EntryKind
-from ..helpers import number_box
+from ..helpers import async_finish_update, number_box
 from .const import (
     CONF_DATABASE,
     CONF_GROUPS,
@@ -151,7 +151,8 @@ class CardsFlowMixin(ConfigFlow):
                 errors, placeholders = await async_validate_cards(self.hass, data)
             if not errors:
                 if reconfigure:
-                    return self.async_update_reload_and_abort(
+                    return async_finish_update(
+                        self,
                         self._get_reconfigure_entry(),
                         title=cards_title(data),
                         data=data,
@@ -229,8 +230,8 @@ class CardsFlowMixin(ConfigFlow):
             data = {**entry.data, **user_input}
             errors, placeholders = await async_validate_cards(self.hass, data)
             if not errors:
-                return self.async_update_reload_and_abort(
-                    entry, data=data, reason="reauth_successful"
+                return async_finish_update(
+                    self, entry, data=data, reason="reauth_successful"
                 )
         schema = vol.Schema(
             {

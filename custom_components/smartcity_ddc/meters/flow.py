@@ -45,6 +45,7 @@ from ..const import (
     EntryKind,
 )
 from ..helpers import (
+    async_finish_update,
     dropdown,
     line_config,
     line_pool,
@@ -232,8 +233,8 @@ class MetersFlowMixin(ConfigFlow):
             ):
                 errors[CONF_NAME] = error
             elif entry is not None:
-                return self.async_update_reload_and_abort(
-                    entry, title=name, data={**entry.data, CONF_NAME: name}
+                return async_finish_update(
+                    self, entry, title=name, data={**entry.data, CONF_NAME: name}
                 )
             else:
                 return self.async_create_entry(

@@ -30,6 +30,7 @@ from ..const import (
     EntryKind,
 )
 from ..helpers import (
+    async_finish_update,
     dropdown,
     line_config,
     line_pool,
@@ -240,8 +241,8 @@ class ShelterFlowMixin(ConfigFlow):
         )
         title = f"DDC {data[CONF_SLAVE]} @ {where}"
         if reconfigure:
-            return self.async_update_reload_and_abort(
-                self._get_reconfigure_entry(), title=title, data=data
+            return async_finish_update(
+                self, self._get_reconfigure_entry(), title=title, data=data
             ), {}
         return self.async_create_entry(
             title=title,
