@@ -99,3 +99,43 @@ async def test_a_water_site_becomes_a_meter_site_with_everything_kept(
     await push(hass, "m101", 100.8)
     assert await rows(hass) == [*statistic, (seoul(1, 1), 100.8, 0.8)]
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_users_entity_settings_survive_the_migration(
+    hass_seoul: HomeAssistant, water_meters: list[dict[str, Any]]
+) -> None:
+    """A renamed entity keeps its name, an enabled signal sensor stays enabled."""
+    hass = hass_seoul
+    entry = site_entry(water_meters)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    entities = er.async_get(hass)
+    rssi = entities.async_get("sensor.unit_101_rssi")
+    assert rssi is not None
+    assert rssi.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    entities.async_update_entity("sensor.unit_101_rssi", disabled_by=None)
+    entities.async_update_entity("sensor.unit_101", name="Kitchen water")
+    entities.async_update_entity(
+        "sensor.unit_102_flow_rate", disabled_by=er.RegistryEntryDisabler.USER
+    )
+    await downgrade_to_version_1(
+        hass,
+        entry,
+        data={**entry.data, "kind": "water"},
+        options={**entry.options, "meters": water_meters},
+        unique_id="water:hanbit_apartments",
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.version == 2
+    renamed = entities.async_get("sensor.unit_101")
+    assert renamed is not None
+    assert renamed.name == "Kitchen water"
+    rssi = entities.async_get("sensor.unit_101_rssi")
+    assert rssi is not None
+    assert rssi.disabled_by is None
+    flow_rate = entities.async_get("sensor.unit_102_flow_rate")
+    assert flow_rate is not None
+    assert flow_rate.disabled_by is er.RegistryEntryDisabler.USER
+    assert await hass.config_entries.async_unload(entry.entry_id)
