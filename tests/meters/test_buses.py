@@ -593,6 +593,12 @@ async def test_a_bus_on_a_serial_port(
         assert state(hass, entry, E101, "balance") == pytest.approx(12.34)
         assert state(hass, entry, E103, "voltage") == pytest.approx(231.0)
         assert state(hass, entry, W201, "index") == pytest.approx(12.345)
+        # Diagnostics of a bus on a serial port: its kind, its reads.
+        diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+        assert json_dumps(diagnostics)
+        bus = diagnostics["buses"][BUS_ID]
+        assert (bus["transport"], bus["meters"]) == ("serial", 4)
+        assert diagnostics["meters"]["e103"]["bus_read"]["status"] == "ok"
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
 

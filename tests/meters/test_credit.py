@@ -29,7 +29,7 @@ from custom_components.smartcity_ddc.diagnostics import (
 )
 
 from .conftest import push_meter, seoul
-from .helpers import push
+from .helpers import at, push
 
 #: Credit tokens (class 0) and tokens refused for each reason.
 TOKEN = "5555 6666 7777 8888 9999"
@@ -378,3 +378,44 @@ async def test_a_ledger_with_kwh_top_ups_after_its_tariff_is_removed(
     assert ledger["tariff"] is None
     assert ledger["top_ups"] == 2
     assert ledger["total"] is None
+
+
+async def test_prepaid_switched_off_and_on_again_keeps_the_ledger(
+    hass_seoul: HomeAssistant, setup_water: MockConfigEntry
+) -> None:
+    """Switching prepaid off by mistake loses no top-up: the ledger waits on disk."""
+    hass = hass_seoul
+    entry = setup_water
+    await push(hass, "e301", 100)
+    await top_up(hass, 50, token=TOKEN)
+    (subentry,) = (s for s in entry.subentries.values() if s.unique_id == "e301")
+    prepaid = dict(subentry.data)
+    assert hass.config_entries.async_update_subentry(
+        entry, subentry, data={**prepaid, "prepaid": "none"}
+    )
+    await hass.async_block_till_done()
+    # No balance while the meter is not prepaid.
+    balance = hass.states.get(eid(hass, entry, "balance"))
+    assert balance is not None
+    assert balance.state == "unavailable"
+    assert hass.config_entries.async_update_subentry(entry, subentry, data=prepaid)
+    await hass.async_block_till_done()
+    assert number(hass, eid(hass, entry, "balance")) == pytest.approx(50)
+    assert await refused(hass, 10, token=TOKEN) == "meters_token_duplicate"
+
+
+async def test_a_top_up_with_nothing_else_unsaved_is_on_disk_too(
+    hass_seoul: HomeAssistant,
+    setup_water: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    hass = hass_seoul
+    await push(hass, "e301", 100)
+    # The reading's save has happened: nothing waits to be written.
+    await at(hass, freezer, seoul(1, 0, 2))
+    key = f"{DOMAIN}.water_{setup_water.entry_id}"
+    assert hass_storage[key]["data"]["ledgers"] == {}
+    await top_up(hass, 50)
+    ledger = hass_storage[key]["data"]["ledgers"]["e301"]
+    assert [t["amount"] for t in ledger["top_ups"]] == ["50"]
