@@ -655,6 +655,7 @@ async def test_add_an_mbus_meter_by_its_primary_address(
         ("251", {"address": "meters_invalid_mbus_address"}),
         ("12345678", {"address": "meters_invalid_mbus_address"}),
         ("12345678FFFF0107", {"address": "meters_invalid_mbus_address"}),
+        ("1234567G4D930107", {"address": "meters_invalid_mbus_address"}),
         ("6", {"base": "meters_no_answer"}),
     ):
         result = await configure(hass, result, {**step, "address": address})
@@ -824,3 +825,157 @@ async def test_a_loaded_site_shares_its_bus_with_the_flows(
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert len(pool) == 0
+
+
+# --- where things change while a form is open ---------------------------------------------
+
+
+def ddc_line(port: int) -> LineConfig:
+    """Return the Modbus line of a DDC behind the gateway at port."""
+    return LineConfig(transport=Transport.RTU_OVER_TCP, host="127.0.0.1", port=port)
+
+
+async def test_a_bus_deleted_while_the_form_is_open(
+    hass: HomeAssistant, gateway: MeterBusServer
+) -> None:
+    """The bus was picked, then deleted from another tab: no read, a clear error."""
+    gateway.add(SimMeter(PREPAID))
+    device = gateway.add(water_meter("12345678", primary=5))
+    entry = with_bus(gateway.port)
+    entry.add_to_hass(hass)
+    # Four forms open at once, each about to be sent.
+    typed = await add_electricity_meter(hass, entry, "e101")
+    finding = await add_electricity_meter(hass, entry, "e102")
+    scanning = await add_water_meter(hass, entry, "w101")
+    addressed = await add_water_meter(hass, entry, "w102")
+    assert hass.config_entries.async_remove_subentry(entry, "bus1")
+    requests = gateway.stats.requests
+    step = {"bus": "bus1", "version": "2007", "address": PREPAID}
+    for form, user_input in (
+        (typed, {**step, "find": False}),
+        (finding, {**step, "find": True}),
+        (scanning, {"bus": "bus1", "scan": True}),
+        (addressed, {"bus": "bus1", "scan": False, "address": "5"}),
+    ):
+        result = await configure(hass, form, user_input)
+        assert result["errors"] == {"bus": "meters_no_bus"}, user_input
+        # The form now offers no bus at all.
+        assert options(result, "bus") == []
+    assert gateway.stats.requests == requests
+    assert device.requests_seen == 0
+    assert not subentries(entry, "meter")
+
+
+async def test_a_meter_cannot_be_tried_on_a_port_a_ddc_holds(
+    hass: HomeAssistant, gateway: MeterBusServer
+) -> None:
+    """A DDC set up on the bus's gateway since: the trial read says the port is in use."""
+    meter = gateway.add(SimMeter(PREPAID))
+    entry = with_bus(gateway.port)
+    entry.add_to_hass(hass)
+    pool = line_pool(hass)
+    line = pool.acquire(ddc_line(gateway.port))
+    try:
+        result = await add_electricity_meter(hass, entry)
+        result = await configure(
+            hass,
+            result,
+            {"bus": "bus1", "version": "2007", "find": False, "address": PREPAID},
+        )
+        assert result["errors"] == {"base": "meters_bus_port_in_use"}
+        # Nor can the bus's timeout be changed on that port.
+        result = await start(hass, entry, "bus", "bus1")
+        result = await configure(
+            hass, result, {"name": "Building 101", "transport": "tcp"}
+        )
+        result = await configure(
+            hass,
+            result,
+            {
+                "host": "127.0.0.1",
+                "port": gateway.port,
+                "read_interval": 60,
+                "reply_timeout": 1.0,
+            },
+        )
+        assert result["errors"] == {"base": "meters_bus_port_in_use"}
+        assert entry.subentries["bus1"].data["reply_timeout"] == 0.3
+    finally:
+        await pool.release(line)
+    assert meter.requests == 0
+    assert not subentries(entry, "meter")
+    assert len(pool) == 0
+
+
+async def test_lines_on_other_ports_leave_a_new_bus_alone(
+    hass: HomeAssistant, gateway: MeterBusServer
+) -> None:
+    """Another bus, a Modbus meter and a DDC elsewhere: the new gateway is free."""
+    entry = site_entry(
+        [
+            {
+                "meter_id": "m201",
+                "name": "Shop 201",
+                "q3": 2.5,
+                "q4": 3.125,
+                "source": "modbus",
+                "transport": "tcp",
+                "host": "127.0.0.1",
+                "port": closed_port(),
+                "slave": 5,
+                "register": 100,
+                "register_kind": "holding",
+                "scale": 0.001,
+                "word_order": "big",
+            }
+        ]
+    )
+    entry.add_to_hass(hass)
+    with_bus(closed_port()).add_to_hass(hass)
+    MockConfigEntry(
+        version=2,
+        domain=DOMAIN,
+        data={
+            "kind": "shelter",
+            "transport": "rtu_over_tcp",
+            "host": "127.0.0.1",
+            "port": closed_port(),
+            "slave": 1,
+        },
+    ).add_to_hass(hass)
+    result = await start(hass, entry, "bus")
+    result = await configure(hass, result, {"name": "Meters", "transport": "tcp"})
+    result = await configure(
+        hass,
+        result,
+        {
+            "host": "127.0.0.1",
+            "port": gateway.port,
+            "read_interval": 60,
+            "reply_timeout": 2,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    (bus,) = subentries(entry, "bus")
+    assert bus.unique_id == f"net:127.0.0.1:{gateway.port}"
+
+
+async def test_a_scanned_meter_that_stops_answering_is_not_added(
+    hass: HomeAssistant, gateway: MeterBusServer
+) -> None:
+    device = gateway.add(water_meter("10000001"))
+    entry = with_bus(gateway.port)
+    entry.add_to_hass(hass)
+    result = await add_water_meter(hass, entry)
+    result = await configure(hass, result, {"bus": "bus1", "scan": True})
+    await hass.async_block_till_done()
+    result = await configure(hass, result, None)
+    assert result["step_id"] == "mbus_found"
+    (found,) = options(result, "address")
+    device.silent = True
+    result = await configure(hass, result, {"address": found["value"]})
+    assert result["step_id"] == "mbus_found"
+    assert result["errors"] == {"base": "meters_no_answer"}
+    device.silent = False
+    result = await configure(hass, result, {"address": found["value"]})
+    assert result["step_id"] == "prepaid"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from decimal import Decimal
 import socket
 
 from freezegun.api import FrozenDateTimeFactory
@@ -32,6 +33,7 @@ from custom_components.smartcity_ddc.helpers import line_pool
 from custom_components.smartcity_ddc.meters.coordinator import MetersCoordinator
 from devtools.serial_bridge import SerialBridge
 from devtools.simulator import MeterBusServer
+from devtools.simulator.mbus_meter import MBusWaterMeter
 
 from .bus_site import (
     BUS_ID,
@@ -591,5 +593,283 @@ async def test_a_bus_on_a_serial_port(
         assert state(hass, entry, E101, "balance") == pytest.approx(12.34)
         assert state(hass, entry, E103, "voltage") == pytest.approx(231.0)
         assert state(hass, entry, W201, "index") == pytest.approx(12.345)
+        # Diagnostics of a bus on a serial port: its kind, its reads.
+        diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+        assert json_dumps(diagnostics)
+        bus = diagnostics["buses"][BUS_ID]
+        assert (bus["transport"], bus["meters"]) == ("serial", 4)
+        assert diagnostics["meters"]["e103"]["bus_read"]["status"] == "ok"
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+
+
+async def test_relay_without_an_answer_says_the_meter_did_not_answer(
+    hass_seoul: HomeAssistant, site: MockConfigEntry, gateway: MeterBusServer
+) -> None:
+    hass = hass_seoul
+    relay = entity_id(hass, site, E101, "relay", "switch")
+    meter = dlt(gateway, PREPAID)
+    meter.faults.silent = True
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            "switch", "turn_off", {"entity_id": relay}, blocking=True
+        )
+    assert raised.value.translation_key == "meters_relay_no_answer"
+    assert raised.value.translation_placeholders == {"meter": "Unit 101"}
+    # Nothing changed, and no answer is not a refusal: no repair about the codes.
+    assert not meter.relay_open
+    assert hass.states.get(relay).state == STATE_ON
+    issue_id = f"meters_relay_refused_{site.entry_id}_e101"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ({"bad_checksum": True}, "checksum"),
+        ({"wrong_address": "000000000099"}, "000000000099"),
+    ],
+)
+async def test_relay_with_a_broken_answer_fails_with_the_error(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    fault: dict[str, object],
+    error: str,
+) -> None:
+    hass = hass_seoul
+    relay = entity_id(hass, site, E101, "relay", "switch")
+    meter = dlt(gateway, PREPAID)
+    for name, setting in fault.items():
+        setattr(meter.faults, name, setting)
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            "switch", "turn_off", {"entity_id": relay}, blocking=True
+        )
+    assert raised.value.translation_key == "meters_relay_failed"
+    placeholders = raised.value.translation_placeholders
+    assert placeholders is not None
+    assert placeholders["meter"] == "Unit 101"
+    assert error in placeholders["error"].lower()
+    assert hass.states.get(relay).state == STATE_ON
+    issue_id = f"meters_relay_refused_{site.entry_id}_e101"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_relay_on_an_unreachable_bus_fails(
+    hass_seoul: HomeAssistant, site: MockConfigEntry, gateway: MeterBusServer
+) -> None:
+    hass = hass_seoul
+    relay = entity_id(hass, site, E101, "relay", "switch")
+    await gateway.stop()
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            "switch", "turn_off", {"entity_id": relay}, blocking=True
+        )
+    assert raised.value.translation_key == "meters_relay_failed"
+    assert hass.states.get(relay).state == STATE_ON
+
+
+async def test_a_meter_with_an_invalid_address_is_named_in_a_repair(
+    hass_seoul: HomeAssistant, gateway: MeterBusServer
+) -> None:
+    """An address no flow would take (an old or hand-edited entry): that meter is not read."""
+    hass = hass_seoul
+    meters = [
+        *bus_meters(),
+        electricity("e104", "Unit 104", "12345678901234"),
+        {
+            **bus_meters()[3],
+            "meter_id": "w202",
+            "name": "Unit 202 water",
+            "address": "not an address",
+        },
+    ]
+    entry = bus_site(gateway.port, meters)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    issue = ir.async_get(hass).async_get_issue(
+        DOMAIN, f"meters_meter_unread_{entry.entry_id}"
+    )
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "title": entry.title,
+        "meters": "Unit 104, Unit 202 water",
+    }
+    # Never read: no status from the bus, no index; the others read as ever.
+    assert state(hass, entry, "electricity_e104", "read_status") is None
+    assert state(hass, entry, "electricity_e104", "index") is None
+    assert state(hass, entry, "water_w202", "index") is None
+    assert state(hass, entry, E102, "read_status") == "ok"
+    assert state(hass, entry, W201, "index") == pytest.approx(12.345)
+    assert "not valid" in coordinator(entry).last_error["e104"]
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    "meters",
+    [[], [electricity("e104", "Unit 104", "12345678901234")]],
+    ids=["no meters", "no readable meter"],
+)
+async def test_a_bus_without_meters_to_read_is_never_opened(
+    hass_seoul: HomeAssistant,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+    meters: list[dict[str, object]],
+) -> None:
+    hass = hass_seoul
+    entry = bus_site(gateway.port, [*meters, {**bus_meters()[1], "bus": "other"}])
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.state is ConfigEntryState.LOADED
+    await at(hass, freezer, seoul(1, 1, 1))
+    await at(hass, freezer, seoul(1, 2, 1))
+    assert gateway.stats.requests == 0
+    assert gateway.open_connections == 0
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_read_due_while_the_last_one_runs_is_skipped(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    site_coordinator = coordinator(site)
+    caplog.set_level("DEBUG", logger="custom_components.smartcity_ddc")
+    # Two reads due at once (the schedule's and a slow first read): the
+    # meters are asked once.
+    before = gateway.stats.requests
+    await asyncio.gather(
+        site_coordinator.async_read_bus(BUS_ID),
+        site_coordinator.async_read_bus(BUS_ID),
+    )
+    twice = gateway.stats.requests - before
+    assert "the previous read of bus Collector A is still running" in caplog.text
+    before = gateway.stats.requests
+    await site_coordinator.async_read_bus(BUS_ID)
+    once = gateway.stats.requests - before
+    assert once > 0
+    assert twice == once
+
+
+async def test_a_read_after_the_site_unloaded_asks_nothing(
+    hass_seoul: HomeAssistant, site: MockConfigEntry, gateway: MeterBusServer
+) -> None:
+    """A timer that fired as the site unloaded finds no bus: no request, no error."""
+    hass = hass_seoul
+    old = coordinator(site)
+    assert await hass.config_entries.async_unload(site.entry_id)
+    await hass.async_block_till_done()
+    before = gateway.stats.requests
+    await old.async_read_bus(BUS_ID)
+    assert gateway.stats.requests == before
+
+
+async def test_a_negative_volume_is_refused_and_the_index_stays(
+    hass_seoul: HomeAssistant,
+    site: MockConfigEntry,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A meter whose register wrapped below zero (signed volume): no reading from it."""
+    hass = hass_seoul
+    meter = mbus(gateway)
+    meter.volume_coding = "int"
+    meter.volume_m3 = Decimal(-5)
+    await at(hass, freezer, seoul(1, 1, 1))
+    assert state(hass, site, W201, "index") == pytest.approx(12.345)
+    assert state(hass, site, W201, "readings_today") == 1
+    assert coordinator(site).rejected["w201"]["negative"] == 1
+    assert "reading of meter w201 refused (negative)" in caplog.text
+
+
+class _NoVolumeMeter(MBusWaterMeter):
+    """An M-Bus meter that reports no volume (a heat meter, or one set up wrong)."""
+
+    def records(self) -> list[bytes]:
+        """Every record but the volume."""
+        return super().records()[1:]
+
+
+async def test_an_mbus_meter_without_a_volume_is_a_meter_fault(
+    hass_seoul: HomeAssistant, gateway: MeterBusServer
+) -> None:
+    hass = hass_seoul
+    gateway.add(_NoVolumeMeter(ident="87654321", primary=6))
+    water = {**bus_meters()[3], "meter_id": "w202", "name": "Unit 202 water"}
+    entry = bus_site(gateway.port, [{**water, "address": "6"}])
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert state(hass, entry, "water_w202", "read_status") == "bad_data"
+    assert state(hass, entry, "water_w202", "status") == "meter_fault"
+    assert state(hass, entry, "water_w202", "index") is None
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_an_mbus_meter_reports_its_own_credit(
+    hass_seoul: HomeAssistant, gateway: MeterBusServer
+) -> None:
+    hass = hass_seoul
+    mbus(gateway).credit = Decimal("30.25")
+    water = {**bus_meters()[3], "prepaid": "money", "tariff": 2.0, "low_credit": 5}
+    entry = bus_site(gateway.port, [water])
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert state(hass, entry, W201, "index") == pytest.approx(12.345)
+    # No top-up was recorded: the balance is the meter's own.
+    assert state(hass, entry, W201, "balance") == pytest.approx(30.25)
+    assert state(hass, entry, W201, "low_credit", "binary_sensor") == STATE_OFF
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_meter_prepaid_in_kwh_shows_its_remaining_kwh(
+    hass_seoul: HomeAssistant, gateway: MeterBusServer
+) -> None:
+    hass = hass_seoul
+    meter = dlt(gateway, PREPAID)
+    meter.prepaid = "energy"
+    meter.remaining_energy = 42.5
+    meters = bus_meters()[:1]
+    meters[0] = {**meters[0], "prepaid": "kwh", "low_credit": 10}
+    entry = bus_site(gateway.port, meters)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert state(hass, entry, E101, "balance") == pytest.approx(42.5)
+    balance = hass.states.get(entity_id(hass, entry, E101, "balance"))
+    assert balance is not None
+    assert balance.attributes["unit_of_measurement"] == "kWh"
+    assert balance.attributes["device_class"] == "energy_storage"
+    assert balance.attributes["state_class"] == "measurement"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_days_left_unknown_for_money_without_a_tariff(
+    hass_seoul: HomeAssistant,
+    gateway: MeterBusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The meter reports its money, but kWh a day can't be priced: no days left, no error."""
+    hass = hass_seoul
+    meters = bus_meters()[:1]
+    meters[0] = {**meters[0], "tariff": None}
+    entry = bus_site(gateway.port, meters)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    meter = dlt(gateway, PREPAID)
+    # A week of 10 kWh a day, read each midnight.
+    for day in range(2, 10):
+        meter.energy += 10
+        await at(hass, freezer, seoul(day, 0, 1))
+    assert state(hass, entry, E101, "usage_avg_7d") == pytest.approx(10, abs=0.1)
+    assert state(hass, entry, E101, "balance") == pytest.approx(12.34)
+    assert state(hass, entry, E101, "days_left") is None
+    assert state(hass, entry, E101, "read_status") == "ok"
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -259,6 +259,8 @@ async def test_reconfigure_and_delete_meters(hass: HomeAssistant) -> None:
     change = {"name": "Unit 102-B", "q3": 4.0, "q4": 5.0, "source": "push"}
     result = await configure(hass, result, {**change, "q4": 1.0})
     assert result["errors"] == {"q4": "meters_invalid_flow"}
+    result = await configure(hass, result, {**change, "name": "   "})
+    assert result["errors"] == {"name": "meters_invalid_name"}
     result = await configure(hass, result, change)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.json import json_dumps
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -22,9 +24,12 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.smartcity_ddc.const import DOMAIN
+from custom_components.smartcity_ddc.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 
 from .conftest import push_meter, seoul
-from .helpers import push
+from .helpers import at, push
 
 #: Credit tokens (class 0) and tokens refused for each reason.
 TOKEN = "5555 6666 7777 8888 9999"
@@ -321,9 +326,96 @@ async def test_a_damaged_ledger_is_kept_and_reported(
     assert "stored prepaid ledger of meter e301 can't be read" in caplog.text
     await push(hass, "e301", 100)
     assert await refused(hass, 10) == "meters_top_up_bad_storage"
+    # Diagnostics say so, without the ledger's contents.
+    diagnostics = await async_get_config_entry_diagnostics(hass, water_entry)
+    assert diagnostics["meters"]["e301"]["credit"] == {"ledger": "damaged"}
     # Saved as it came, never replaced by an empty ledger.
     await hass.config_entries.async_unload(water_entry.entry_id)
     await hass.async_block_till_done()
     stored = hass_storage[f"{DOMAIN}.water_{water_entry.entry_id}"]["data"]
     assert stored["ledgers"]["e301"] == damaged
     assert stored["meters"]["e301"]
+
+
+async def test_diagnostics_describe_each_ledger(
+    hass_seoul: HomeAssistant, setup_water: MockConfigEntry
+) -> None:
+    hass = hass_seoul
+    await push(hass, "e301", 100)
+    # No top-up yet: no ledger, and the other meter is not prepaid.
+    meters = (await async_get_config_entry_diagnostics(hass, setup_water))["meters"]
+    assert meters["e301"]["credit"] == {"ledger": None}
+    assert meters["m101"]["credit"] is None
+    await top_up(hass, 10, token=TOKEN)
+    await top_up(hass, 20, unit="kwh")
+    meters = (await async_get_config_entry_diagnostics(hass, setup_water))["meters"]
+    ledger = meters["e301"]["credit"]["ledger"]
+    # 10 and 20 kWh at 0.5 = 10: 20 in the ledger's money; tokens are counted, not shown.
+    assert (ledger["top_ups"], ledger["with_token"], ledger["total"]) == (2, 1, 20.0)
+    assert TOKEN.replace(" ", "") not in json_dumps(meters)
+
+
+async def test_a_ledger_with_kwh_top_ups_after_its_tariff_is_removed(
+    hass_seoul: HomeAssistant, setup_water: MockConfigEntry
+) -> None:
+    """kWh bought can't be counted in money any more: no balance rather than a wrong one."""
+    hass = hass_seoul
+    entry = setup_water
+    await push(hass, "e301", 100)
+    await top_up(hass, 10)
+    await top_up(hass, 20, unit="kwh")
+    assert number(hass, eid(hass, entry, "balance")) == pytest.approx(20)
+    (subentry,) = (s for s in entry.subentries.values() if s.unique_id == "e301")
+    assert hass.config_entries.async_update_subentry(
+        entry, subentry, data={**subentry.data, "tariff": None}
+    )
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert number(hass, eid(hass, entry, "balance")) is None
+    assert number(hass, eid(hass, entry, "days_left")) is None
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    ledger = diagnostics["meters"]["e301"]["credit"]["ledger"]
+    assert ledger["tariff"] is None
+    assert ledger["top_ups"] == 2
+    assert ledger["total"] is None
+
+
+async def test_prepaid_switched_off_and_on_again_keeps_the_ledger(
+    hass_seoul: HomeAssistant, setup_water: MockConfigEntry
+) -> None:
+    """Switching prepaid off by mistake loses no top-up: the ledger waits on disk."""
+    hass = hass_seoul
+    entry = setup_water
+    await push(hass, "e301", 100)
+    await top_up(hass, 50, token=TOKEN)
+    (subentry,) = (s for s in entry.subentries.values() if s.unique_id == "e301")
+    prepaid = dict(subentry.data)
+    assert hass.config_entries.async_update_subentry(
+        entry, subentry, data={**prepaid, "prepaid": "none"}
+    )
+    await hass.async_block_till_done()
+    # No balance while the meter is not prepaid.
+    balance = hass.states.get(eid(hass, entry, "balance"))
+    assert balance is not None
+    assert balance.state == "unavailable"
+    assert hass.config_entries.async_update_subentry(entry, subentry, data=prepaid)
+    await hass.async_block_till_done()
+    assert number(hass, eid(hass, entry, "balance")) == pytest.approx(50)
+    assert await refused(hass, 10, token=TOKEN) == "meters_token_duplicate"
+
+
+async def test_a_top_up_with_nothing_else_unsaved_is_on_disk_too(
+    hass_seoul: HomeAssistant,
+    setup_water: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    hass = hass_seoul
+    await push(hass, "e301", 100)
+    # The reading's save has happened: nothing waits to be written.
+    await at(hass, freezer, seoul(1, 0, 2))
+    key = f"{DOMAIN}.water_{setup_water.entry_id}"
+    assert hass_storage[key]["data"]["ledgers"] == {}
+    await top_up(hass, 50)
+    ledger = hass_storage[key]["data"]["ledgers"]["e301"]
+    assert [t["amount"] for t in ledger["top_ups"]] == ["50"]

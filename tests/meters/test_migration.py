@@ -12,6 +12,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.smartcity_ddc.compat import (
     device_by_identifier,
@@ -98,4 +99,83 @@ async def test_a_water_site_becomes_a_meter_site_with_everything_kept(
     await at(hass, freezer, seoul(1, 2, 0))
     await push(hass, "m101", 100.8)
     assert await rows(hass) == [*statistic, (seoul(1, 1), 100.8, 0.8)]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_users_entity_settings_survive_the_migration(
+    hass_seoul: HomeAssistant, water_meters: list[dict[str, Any]]
+) -> None:
+    """A renamed entity keeps its name, an enabled signal sensor stays enabled."""
+    hass = hass_seoul
+    entry = site_entry(water_meters)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    entities = er.async_get(hass)
+    rssi = entities.async_get("sensor.unit_101_rssi")
+    assert rssi is not None
+    assert rssi.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    entities.async_update_entity("sensor.unit_101_rssi", disabled_by=None)
+    entities.async_update_entity("sensor.unit_101", name="Kitchen water")
+    entities.async_update_entity(
+        "sensor.unit_102_flow_rate", disabled_by=er.RegistryEntryDisabler.USER
+    )
+    await downgrade_to_version_1(
+        hass,
+        entry,
+        data={**entry.data, "kind": "water"},
+        options={**entry.options, "meters": water_meters},
+        unique_id="water:hanbit_apartments",
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.version == 2
+    renamed = entities.async_get("sensor.unit_101")
+    assert renamed is not None
+    assert renamed.name == "Kitchen water"
+    rssi = entities.async_get("sensor.unit_101_rssi")
+    assert rssi is not None
+    assert rssi.disabled_by is None
+    flow_rate = entities.async_get("sensor.unit_102_flow_rate")
+    assert flow_rate is not None
+    assert flow_rate.disabled_by is er.RegistryEntryDisabler.USER
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_water_site_without_registry_entries_migrates(
+    hass_seoul: HomeAssistant, water_meters: list[dict[str, Any]]
+) -> None:
+    """A version 1 site whose meters never had devices (restored from its settings alone)."""
+    hass = hass_seoul
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Hanbit Apartments",
+        version=1,
+        unique_id="water:hanbit_apartments",
+        data={"kind": "water", "name": "Hanbit Apartments"},
+        options={
+            "gap_hours": 3,
+            "leak_threshold": 1.0,
+            "scan_interval": 300,
+            "meters": water_meters,
+        },
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.version == 2
+    meters = {s.unique_id: s.subentry_id for s in entry.subentries.values()}
+    assert set(meters) == {"m101", "m102"}
+    # Devices and entities are made at setup, each in its meter's subentry.
+    device = device_by_identifier(
+        dr.async_get(hass), (DOMAIN, f"{entry.entry_id}_water_m101"), entry.entry_id
+    )
+    assert device is not None
+    assert device_subentries(device, entry.entry_id) == {meters["m101"]}
+    index = er.async_get(hass).async_get("sensor.unit_101")
+    assert index is not None
+    assert index.config_subentry_id == meters["m101"]
+    await push(hass, "m101", 5.0)
+    assert value(hass, "sensor.unit_101") == 5.0
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -11,6 +11,7 @@ from homeassistant.components.recorder import Recorder
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.recorder import get_instance
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -18,7 +19,9 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from .conftest import remove_meter, seoul
+from custom_components.smartcity_ddc.const import DOMAIN
+
+from .conftest import push_meter, remove_meter, seoul, site_entry
 from .helpers import at, push, value
 
 
@@ -209,3 +212,25 @@ async def test_removed_meters_and_sites_leave_no_history(
     await hass.config_entries.async_remove(setup_water.entry_id)
     await hass.async_block_till_done()
     assert key(setup_water) not in hass_storage
+
+
+async def test_removing_a_site_leaves_the_other_sites_repairs(
+    hass_seoul: HomeAssistant, setup_water: MockConfigEntry
+) -> None:
+    hass = hass_seoul
+    other = site_entry([push_meter("m301", "Unit 301")])
+    other.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(other.entry_id)
+    await hass.async_block_till_done()
+    issues = ir.async_get(hass)
+    # Without the recorder each site has its repair.
+    for entry in (setup_water, other):
+        issue_id = f"meters_recorder_missing_{entry.entry_id}"
+        assert issues.async_get_issue(DOMAIN, issue_id) is not None
+    await hass.config_entries.async_remove(setup_water.entry_id)
+    await hass.async_block_till_done()
+    gone = f"meters_recorder_missing_{setup_water.entry_id}"
+    assert issues.async_get_issue(DOMAIN, gone) is None
+    kept = f"meters_recorder_missing_{other.entry_id}"
+    assert issues.async_get_issue(DOMAIN, kept) is not None
+    await hass.config_entries.async_unload(other.entry_id)

@@ -24,6 +24,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.smartcity_ddc.const import DOMAIN
+from custom_components.smartcity_ddc.meters import coordinator as coordinator_module
 from custom_components.smartcity_ddc.meters.const import SAVE_DELAY
 
 from .conftest import push_meter, seoul
@@ -317,3 +318,37 @@ async def test_the_history_is_saved_only_after_the_recorder_wrote_its_rows(
     assert hass_storage[key]["data"]["meters"]["m101"]["i"] == [100.0, 100.01]
     # I(01:00) = 100 + 0.01 x 20/40.
     assert await rows(hass) == [(seoul(1, 0), 100.005, 0.005)]
+
+
+async def test_a_recorder_that_never_finishes_does_not_hold_the_readings_back(
+    recorder_mock: Recorder,
+    hass_seoul: HomeAssistant,
+    setup_water: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A stuck recorder (a locked database) costs the statistics, not the readings."""
+    hass = hass_seoul
+    # The save waits no time at all for the recorder here (10 s in use).
+    monkeypatch.setattr(coordinator_module, "RECORDER_WAIT", 0)
+    key = f"{DOMAIN}.water_{setup_water.entry_id}"
+    await at(hass, freezer, seoul(1, 1))
+    release = threading.Event()
+    get_instance(hass).queue_task(_HoldRecorder(release))
+    try:
+        await push(hass, "m101", 100.0)
+        due = seoul(1, 1) + timedelta(seconds=SAVE_DELAY + 1)
+        freezer.move_to(due)
+        async_fire_time_changed(hass, due)
+        # Bounded: the save needs a few turns of the loop, not the recorder.
+        for _ in range(100):
+            if key in hass_storage:
+                break
+            await asyncio.sleep(0)
+        assert hass_storage[key]["data"]["meters"]["m101"]["i"] == [100.0]
+        assert "the recorder did not write the meter statistics" in caplog.text
+    finally:
+        release.set()
+    await hass.async_block_till_done()

@@ -132,3 +132,37 @@ async def test_signal_sensors_are_disabled_by_default(
 ) -> None:
     assert hass_seoul.states.get("sensor.unit_101_rssi") is None
     assert value(hass_seoul, "sensor.unit_101_status") == "normal"
+
+
+@pytest.mark.parametrize(
+    ("index", "key"),
+    [
+        ("ten", "meters_reading_non_numeric"),
+        (-1, "meters_reading_negative"),
+        (1e10, "meters_reading_implausible"),
+    ],
+)
+async def test_a_correction_that_is_no_reading_is_refused(
+    hass_seoul: HomeAssistant,
+    setup_water: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    index: Any,
+    key: str,
+) -> None:
+    hass = hass_seoul
+    await at(hass, freezer, seoul(1, 0, 0))
+    await push(hass, "m101", 9.0)
+    await at(hass, freezer, seoul(1, 1, 0))
+    await push(hass, "m101", 10.0)
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "correct_water_reading",
+            {"meter": "m101", "timestamp": seoul(1, 0, 0), "index": index},
+            blocking=True,
+        )
+    assert err.value.translation_key == key
+    assert err.value.translation_placeholders["meter"] == "m101"
+    # The reading stays as it was.
+    assert value(hass, "sensor.unit_101_usage_today") == pytest.approx(1.0)
+    assert value(hass, "sensor.unit_101_readings_today") == 2

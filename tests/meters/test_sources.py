@@ -12,6 +12,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -256,3 +257,47 @@ async def test_sensor_meter_follows_the_sensor(
     await hass.async_block_till_done()
     assert coordinator.rejected["m301"]["negative"] == 1
     await hass.config_entries.async_unload(water_entry.entry_id)
+
+
+async def test_registers_beyond_any_meter_are_refused(
+    hass_seoul: HomeAssistant,
+    simulator: SimulatorServer,
+    meter_device: ModbusDevice,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A counter at its top (4294967295 at scale 1 = 4.3 billion m³): no reading."""
+    hass = hass_seoul
+    set_litres(meter_device, 0xFFFF_FFFF)
+    entry = site_entry([modbus_meter(simulator, scale=1.0)])
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await at(hass, freezer, seoul(1, 0, 5))
+    assert value(hass, "sensor.shop_201") is None
+    assert value(hass, "sensor.shop_201_readings_today") == 0
+    assert entry.runtime_data.rejected["m201"]["implausible"] == 2
+    assert "reading of meter m201 refused (implausible)" in caplog.text
+    # A sane count again is read as ever.
+    set_litres(meter_device, 123_456)
+    await at(hass, freezer, seoul(1, 0, 10))
+    assert value(hass, "sensor.shop_201") == pytest.approx(123_456)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_poll_due_as_the_site_unloads_reads_nothing(
+    hass_seoul: HomeAssistant,
+    setup_water: MockConfigEntry,
+    meter_device: ModbusDevice,
+) -> None:
+    """The poll timer fired just before the unload cancelled it: no read of a released line."""
+    hass = hass_seoul
+    coordinator = setup_water.runtime_data
+    assert await hass.config_entries.async_unload(setup_water.entry_id)
+    await hass.async_block_till_done()
+    set_litres(meter_device, 124_000)
+    history = coordinator.site.meters["m201"].history
+    before = history.newest
+    await coordinator._async_tick(dt_util.utcnow())
+    assert history.newest == before
+    assert coordinator.last_error.get("m201") is None

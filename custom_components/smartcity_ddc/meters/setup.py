@@ -84,6 +84,14 @@ async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
         hass.config_entries.async_add_subentry(entry, subentry)
         # Version 1 had water meters only.
         part = f"water_{meter_id}"
+        # The entities first: moving the device removes from the registry
+        # (with the user's names and settings) its entities left behind.
+        prefix = f"{entry.entry_id}_{part}_"
+        for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
+            if entity.unique_id.startswith(prefix):
+                entities.async_update_entity(
+                    entity.entity_id, config_subentry_id=subentry.subentry_id
+                )
         device = device_by_identifier(
             devices, device_identifier(entry.entry_id, part), entry.entry_id
         )
@@ -91,12 +99,6 @@ async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
             move_device_to_subentry(
                 devices, device, entry.entry_id, subentry.subentry_id
             )
-        prefix = f"{entry.entry_id}_{part}_"
-        for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
-            if entity.unique_id.startswith(prefix):
-                entities.async_update_entity(
-                    entity.entity_id, config_subentry_id=subentry.subentry_id
-                )
     ir.async_delete_issue(hass, DOMAIN, f"water_recorder_missing_{entry.entry_id}")
     hass.config_entries.async_update_entry(
         entry,
