@@ -785,6 +785,14 @@ async def test_a_negative_volume_is_refused_and_the_index_stays(
     assert state(hass, site, W201, "readings_today") == 1
     assert coordinator(site).rejected["w201"]["negative"] == 1
     assert "reading of meter w201 refused (negative)" in caplog.text
+    # The meter is at fault, and says so; the next sound answer clears it.
+    assert state(hass, site, W201, "read_status") == "bad_data"
+    assert state(hass, site, W201, "status") == "meter_fault"
+    meter.volume_m3 = Decimal("12.5")
+    await at(hass, freezer, seoul(1, 2, 1))
+    assert state(hass, site, W201, "read_status") == "ok"
+    assert state(hass, site, W201, "status") == "normal"
+    assert state(hass, site, W201, "index") == pytest.approx(12.5)
 
 
 class _NoVolumeMeter(MBusWaterMeter):

@@ -678,9 +678,25 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
     def _take_bus_result(self, meter_id: str, result: BusReadResult) -> None:
         """Take one meter's read: its index as a reading, its live values, or its failure."""
         meter = self.meters[meter_id]
+        index: float | None = None
+        if result.ok:
+            amount = result.values.get(
+                "energy" if meter.medium is Medium.ELECTRICITY else "volume"
+            )
+            try:
+                index = parse_index(amount)
+            except ReadingError as err:
+                # A meter that answers with an index no meter can show (below
+                # zero, not a number) is at fault: its answer is not used.
+                self._note_rejection(meter_id, err)
+                result = BusReadResult(
+                    result.meter,
+                    ReadStatus.BAD_DATA,
+                    detail=f"index {amount!r} refused ({err.reason})",
+                )
         previous = self.bus_results.get(meter_id)
         self.bus_results[meter_id] = result
-        if not result.ok:
+        if not result.ok or index is None:
             # What the meter reported last time is not what it reports now.
             self.live[meter_id] = MeterLive()
             self.last_error[meter_id] = f"{result.status}: {result.detail}".rstrip(": ")
@@ -710,16 +726,7 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
             error_flags=_integer(values.get("error_flags")),
         )
         flags = Flag.RELAY_OPEN if relay_open is True else Flag.NONE
-        amount = values.get(
-            "energy" if meter.medium is Medium.ELECTRICITY else "volume"
-        )
-        try:
-            reading = Reading(_now(), parse_index(amount), flags)
-        except ReadingError as err:
-            self._note_rejection(meter_id, err)
-            self._publish(frozenset((meter_id,)))
-            return
-        self._record_from_source(meter_id, reading)
+        self._record_from_source(meter_id, Reading(_now(), index, flags))
         # A refused reading (the same index twice in a second) still brought live values.
         self._publish(frozenset((meter_id,)))
 
