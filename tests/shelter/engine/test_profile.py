@@ -588,3 +588,11 @@ def test_a_control_character_is_named() -> None:
     assert "not valid YAML/JSON" in issue
     assert "#x0007" in issue
     assert "control characters are not allowed" in issue
+
+
+def test_an_unclosed_quote_is_invalid_yaml_not_nesting() -> None:
+    # Everything after an unclosed quote is the quote's text: the brackets
+    # in it are not nesting, and the reader says what is wrong.
+    [issue] = _issues('units: "' + "[" * 20 + "\n")
+    assert "not valid YAML/JSON" in issue
+    assert "nested" not in issue
