@@ -402,6 +402,34 @@ async def test_a_missing_ca_file_is_a_permanent_setup_error(
     assert entry.reason is not None
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"version": 1, "key": "smartcity_ddc.cards", "data": {"cards": {',
+        '{"version": 1, "key": "smartcity_ddc.cards", "data": ["8800000001"]}',
+        '["8800000001"]',
+    ],
+    ids=["cut-off", "data-not-a-mapping", "not-a-document"],
+)
+async def test_a_registry_that_cannot_be_read_stops_setup_and_is_kept(
+    hass: HomeAssistant, card_table: CardTable, content: str
+) -> None:
+    # A registry damaged on disk is not taken for an empty one: starting
+    # afresh would register the table's rows, delete them, and overwrite the
+    # cards the damaged file still holds.
+    entry = MockConfigEntry(version=2, domain=DOMAIN, data=card_table.entry_data())
+    path = registry_path(hass, entry.entry_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    card_table.insert(issue("8800000002", "a"))
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.error_reason_translation_key == "cards_store_error"
+    assert path.read_text() == content
+    assert len(card_table.rows()) == 1
+
+
 async def test_a_table_error_is_translated(
     hass: HomeAssistant, card_table: CardTable, setup_cards: MockConfigEntry
 ) -> None:

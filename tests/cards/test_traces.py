@@ -192,3 +192,27 @@ async def test_no_card_number_or_name_in_any_trace(
     assert "automation.full_lookup_on_event" in saved
     assert "script.full_lookup" in saved
     assert_private(saved, SECRETS)
+
+
+async def test_an_administrator_running_a_script_gets_no_full_numbers_in_its_trace(
+    hass: HomeAssistant,
+    runs: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+    hass_admin_user: Any,
+) -> None:
+    # Run from the script's page, the script carries the administrator's
+    # user id: the same lookup that works in Developer tools is refused
+    # inside the run, whose trace would keep the numbers.
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {"type": "call_service", "domain": "script", "service": "full_lookup"}
+    )
+    answer = await client.receive_json()
+    assert not answer["success"], answer
+    assert answer["error"]["translation_key"] == "cards_full_numbers_direct_only"
+    [trace] = await _traces(client, "script", "full_lookup")
+    assert trace["context"]["user_id"] == hass_admin_user.id
+    assert trace["script_execution"] == "error"
+    assert_private(json.dumps(trace, ensure_ascii=False), SECRETS)
+    await client.close()
+    await hass.async_block_till_done()

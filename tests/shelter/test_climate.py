@@ -6,12 +6,15 @@ from homeassistant.components.climate.const import HVACMode
 from homeassistant.const import STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.smartcity_ddc.const import EntryKind
+from custom_components.smartcity_ddc.shelter.const import CONF_POWER_RULE, PowerRule
 from devtools.simulator import ShelterDdc
-from tests.helpers import entity_snapshot
+from tests.helpers import entity_snapshot, only_platforms
 
 from .conftest import call
 
@@ -130,3 +133,38 @@ async def test_running_with_unknown_mode_has_no_hvac_mode(
     manual_cooler.faults.garbage[("input", 116)] = 9
     await setup_platforms.runtime_data.async_refresh()
     assert hass.states.get(CLIMATE).state == "unknown"
+
+
+async def test_update_entity_reads_a_value_changed_at_the_panel_at_once(
+    hass: HomeAssistant, ddc: ShelterDdc, setup_platforms: MockConfigEntry
+) -> None:
+    assert await async_setup_component(hass, "homeassistant", {})
+    ddc.set("holding", 125, 260)  # someone sets 26.0 °C at the DDC's panel
+    # Targets are read at a slow cadence: an ordinary poll does not see it yet.
+    await setup_platforms.runtime_data.async_refresh()
+    assert hass.states.get(CLIMATE).attributes["temperature"] == 24.0
+    # Asking for an update reads every value now.
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": CLIMATE}, blocking=True
+    )
+    assert hass.states.get(CLIMATE).attributes["temperature"] == 26.0
+
+
+async def test_with_manual_override_a_mode_takes_a_scheduled_cooler_to_manual(
+    hass: HomeAssistant, ddc_entry: MockConfigEntry, ddc: ShelterDdc
+) -> None:
+    # The cooler follows its schedule (DO1 in auto) and is off at 12:00.
+    ddc_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        ddc_entry,
+        options={**ddc_entry.options, CONF_POWER_RULE: PowerRule.MANUAL_OVERRIDE},
+    )
+    with only_platforms(EntryKind.SHELTER, [Platform.CLIMATE]):
+        assert await hass.config_entries.async_setup(ddc_entry.entry_id)
+        await hass.async_block_till_done()
+        await call(hass, "climate", "set_hvac_mode", CLIMATE, hvac_mode=HVACMode.HEAT)
+        assert ddc.get("holding", 122) == 4  # heat
+        assert ddc.get("holding", 352) == 0  # taken off its schedule
+        assert ddc.get("input", 821) == 1  # and on
+        assert hass.states.get(CLIMATE).state == HVACMode.HEAT
+        assert await hass.config_entries.async_unload(ddc_entry.entry_id)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 
+from homeassistant.components.climate import ClimateEntityFeature, HVACMode
+from homeassistant.components.fan import FanEntityFeature
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
     EVENT_HOMEASSISTANT_STOP,
     EVENT_STATE_CHANGED,
     EVENT_STATE_REPORTED,
     STATE_OFF,
+    STATE_ON,
     STATE_UNAVAILABLE,
 )
 from homeassistant.core import Event, HomeAssistant, callback
@@ -331,3 +334,74 @@ def test_ddcs_with_one_layout_share_one_parsed_profile() -> None:
     assert "d021_u001" not in {unit.uid for unit in custom.units}
     with pytest.raises(ProfileError):
         build_profile({CONF_PROFILE: "units: []"})
+
+
+BARE_UNITS = """\
+units:
+  - id: d021.u001
+    type: cooler
+    name: {en: Plain cooler}
+    points: {power: {read: input 823, write: coil 370}}
+  - id: d021.u002
+    type: cooler
+    name: {en: Mode cooler}
+    points:
+      power: {read: input 824, write: coil 371}
+      mode: {read: input 116, write: holding 122, map: {0: cool, 4: heat}}
+  - id: d022.u001
+    type: exchanger
+    name: {en: Plain ventilator}
+    points: {power: {read: input 825, write: coil 372}}
+"""
+
+
+async def test_units_of_a_site_profile_offer_only_what_their_ddc_has(
+    hass: HomeAssistant, ddc_entry: MockConfigEntry, ddc: ShelterDdc
+) -> None:
+    # DO3-DO5 are under manual control and off; no unit has a schedule mode.
+    ddc_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        ddc_entry, options={**ddc_entry.options, CONF_PROFILE: BARE_UNITS}
+    )
+    assert await hass.config_entries.async_setup(ddc_entry.entry_id)
+    await hass.async_block_till_done()
+
+    plain = hass.states.get("climate.plain_cooler")
+    assert plain.attributes["hvac_modes"] == [HVACMode.OFF]
+    assert plain.attributes["supported_features"] == (
+        ClimateEntityFeature.TURN_ON | ClimateEntityFeature.TURN_OFF
+    )
+    assert "fan_modes" not in plain.attributes
+    assert "temperature" not in plain.attributes
+    await hass.services.async_call(
+        "climate", "turn_on", {"entity_id": "climate.plain_cooler"}, blocking=True
+    )
+    assert ddc.get("coil", 370) == 1
+
+    # Without a schedule mode there is no power rule to check first.
+    mode_cooler = "climate.mode_cooler"
+    assert hass.states.get(mode_cooler).attributes["hvac_modes"] == [
+        HVACMode.OFF,
+        HVACMode.COOL,
+        HVACMode.HEAT,
+    ]
+    await hass.services.async_call(
+        "climate",
+        "set_hvac_mode",
+        {"entity_id": mode_cooler, "hvac_mode": HVACMode.HEAT},
+        blocking=True,
+    )
+    assert (ddc.get("holding", 122), ddc.get("coil", 371)) == (4, 1)
+    assert hass.states.get(mode_cooler).state == HVACMode.HEAT
+
+    fan = hass.states.get("fan.plain_ventilator")
+    assert fan.attributes["supported_features"] == (
+        FanEntityFeature.TURN_ON | FanEntityFeature.TURN_OFF
+    )
+    assert "preset_modes" not in fan.attributes
+    await hass.services.async_call(
+        "fan", "turn_on", {"entity_id": "fan.plain_ventilator"}, blocking=True
+    )
+    assert ddc.get("coil", 372) == 1
+    assert hass.states.get("fan.plain_ventilator").state == STATE_ON
+    await hass.config_entries.async_unload(ddc_entry.entry_id)

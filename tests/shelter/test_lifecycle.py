@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -168,3 +169,76 @@ async def test_a_command_that_outlasts_the_drain_is_cancelled_and_explained(
         await old.async_set_power("d011_u001", True)
     assert refused.value.translation_key == "entry_unloading"
     assert await hass.config_entries.async_unload(setup_ddc.entry_id)
+
+
+async def test_changes_saved_while_a_reload_waits_for_a_command_reload_once(
+    hass_seoul: HomeAssistant,
+    setup_ddc: MockConfigEntry,
+    simulator: SimulatorServer,
+    ddc: ShelterDdc,
+) -> None:
+    hass = hass_seoul
+    old = setup_ddc.runtime_data
+    ddc.set("holding", 352, 0)  # interior light 1 in manual mode
+    await old.async_refresh()
+    # Each transaction takes 0.3 s: the command is still running when the
+    # first change starts the reload, which waits for it.
+    simulator.delay = 0.3
+    command = hass.async_create_task(
+        hass.services.async_call(
+            "switch", "turn_on", {"entity_id": "switch.interior_light_1"}, blocking=True
+        )
+    )
+    await _until(lambda: old.work.busy)
+    with patch.object(
+        hass.config_entries,
+        "async_schedule_reload",
+        wraps=hass.config_entries.async_schedule_reload,
+    ) as reload:
+        hass.config_entries.async_update_entry(
+            setup_ddc, options={**setup_ddc.options, "scan_interval": 60}
+        )
+        hass.config_entries.async_update_entry(
+            setup_ddc, options={**setup_ddc.options, "power_rule": "manual_override"}
+        )
+        await command
+        await hass.async_block_till_done()
+    assert reload.call_count == 1
+    assert ddc.get("coil", 368) == 1
+    assert setup_ddc.state is ConfigEntryState.LOADED
+    coordinator = setup_ddc.runtime_data
+    assert coordinator is not old
+    assert coordinator.update_interval.total_seconds() == 60
+    assert coordinator.power_rule == "manual_override"
+
+
+async def test_changes_saved_during_setup_are_read_by_one_reload(
+    hass_seoul: HomeAssistant, ddc_entry: MockConfigEntry, simulator: SimulatorServer
+) -> None:
+    hass = hass_seoul
+    # A slow gateway keeps the first poll, and so the setup, in progress.
+    simulator.delay = 0.2
+    ddc_entry.add_to_hass(hass)
+    setup = hass.async_create_task(hass.config_entries.async_setup(ddc_entry.entry_id))
+    await _until(lambda: ddc_entry.state is ConfigEntryState.SETUP_IN_PROGRESS)
+    with patch.object(
+        hass.config_entries,
+        "async_schedule_reload",
+        wraps=hass.config_entries.async_schedule_reload,
+    ) as reload:
+        # Two changes the running setup did not read (an automation, a script).
+        hass.config_entries.async_update_entry(
+            ddc_entry, options={**ddc_entry.options, "scan_interval": 60}
+        )
+        hass.config_entries.async_update_entry(
+            ddc_entry, options={**ddc_entry.options, "power_rule": "manual_override"}
+        )
+        await setup
+        await hass.async_block_till_done()
+    # One reload after the setup, and it read both.
+    assert reload.call_count == 1
+    assert ddc_entry.state is ConfigEntryState.LOADED
+    coordinator = ddc_entry.runtime_data
+    assert coordinator.update_interval.total_seconds() == 60
+    assert coordinator.power_rule == "manual_override"
+    assert await hass.config_entries.async_unload(ddc_entry.entry_id)

@@ -91,3 +91,35 @@ async def test_an_entry_from_a_newer_release_is_left_alone(hass: HomeAssistant) 
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.MIGRATION_ERROR
     assert entry.version == 3
+
+
+async def test_a_version_1_entry_of_an_unknown_kind_is_not_guessed(
+    hass: HomeAssistant,
+) -> None:
+    entry = MockConfigEntry(version=1, domain=DOMAIN, data={"kind": "elevator"})
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.MIGRATION_ERROR
+    assert (entry.version, dict(entry.data)) == (1, {"kind": "elevator"})
+
+
+async def test_an_entry_from_a_newer_minor_release_loads_unchanged(
+    hass: HomeAssistant, ddc_entry: MockConfigEntry
+) -> None:
+    # A later 2.x release may add to an entry without changing its meaning:
+    # this release reads it as it is.
+    entry = MockConfigEntry(
+        version=2,
+        minor_version=9,
+        domain=DOMAIN,
+        title=ddc_entry.title,
+        data=dict(ddc_entry.data),
+        options=dict(ddc_entry.options),
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert (entry.version, entry.minor_version) == (2, 9)
+    assert hass.states.get("switch.interior_light_1") is not None
+    await hass.config_entries.async_unload(entry.entry_id)

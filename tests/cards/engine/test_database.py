@@ -10,6 +10,7 @@ import ssl
 
 import pytest
 
+from custom_components.smartcity_ddc.cards.engine import database as database_module
 from custom_components.smartcity_ddc.cards.engine.database import (
     DELETE_CHUNK,
     CardDatabase,
@@ -381,3 +382,74 @@ async def test_close_ends_every_connection_of_the_pool(card_table: CardTable) ->
     assert await settled_connections(card_table, 2) == 2
     await database.close()
     assert await settled_connections(card_table, 0) == 0
+
+
+async def test_an_idle_connection_past_its_age_is_replaced_before_use(
+    card_table: CardTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Servers drop idle connections (wait_timeout); one kept longer than
+    # POOL_RECYCLE is closed and replaced before a statement, not tried and
+    # retried. Here every idle connection is past its age at once.
+    monkeypatch.setattr(database_module, "POOL_RECYCLE", 0)
+    database = CardDatabase(card_table.settings())
+    await database.check()
+    assert await database.max_idx() is None
+    assert (database.stats.connections, database.stats.retries) == (2, 0)
+    assert database.stats.errors == 0
+    # The old connection was closed, not left for the server to time out.
+    assert await settled_connections(card_table, 1) == 1
+    await database.close()
+    assert await settled_connections(card_table, 0) == 0
+
+
+async def test_a_login_that_ends_after_close_leaves_no_connection(
+    card_table: CardTable,
+) -> None:
+    # A proxy holds the server's greeting until the database was closed.
+    greeting = asyncio.Event()
+    accepted = asyncio.Event()
+    pipes: list[asyncio.Task[None]] = []
+    writers: list[asyncio.StreamWriter] = []
+
+    async def pipe(
+        source: asyncio.StreamReader, target: asyncio.StreamWriter, gate: bool
+    ) -> None:
+        if gate:
+            await greeting.wait()
+        while data := await source.read(65536):
+            target.write(data)
+            await target.drain()
+        target.close()
+
+    async def accept(
+        client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
+        server_reader, server_writer = await asyncio.open_connection(
+            HOST, card_table.server.port
+        )
+        writers.extend((client_writer, server_writer))
+        pipes.append(asyncio.create_task(pipe(client_reader, server_writer, False)))
+        pipes.append(asyncio.create_task(pipe(server_reader, client_writer, True)))
+        accepted.set()
+
+    proxy = await asyncio.start_server(accept, HOST, 0)
+    database = CardDatabase(card_table.settings(port=proxy.sockets[0].getsockname()[1]))
+    try:
+        statement = asyncio.create_task(database.check())
+        async with asyncio.timeout(5):
+            await accepted.wait()
+        await database.close()
+        greeting.set()
+        with pytest.raises(CardSyncClosedError):
+            await statement
+        # The login went through, and its connection was closed at once.
+        assert await settled_connections(card_table, 0) == 0
+        assert database.closed
+    finally:
+        for writer in writers:
+            writer.close()
+        for task in pipes:
+            task.cancel()
+        await asyncio.gather(*pipes, return_exceptions=True)
+        proxy.close()
+        await proxy.wait_closed()

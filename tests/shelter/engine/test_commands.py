@@ -10,6 +10,7 @@ import pytest
 from custom_components.smartcity_ddc.line import (
     DEFAULT_WIRE,
     LineConfig,
+    LineDeviceError,
     ModbusLine,
     RegisterKind,
     Transport,
@@ -245,3 +246,60 @@ def test_old_profiles_keep_their_meaning_and_keys_bring_defaults() -> None:
     assert points[Key.CURRENT_TEMPERATURE].slow
     assert points[Key.MODE].live
     assert (points[Key.SPEED].every, points[Key.SPEED].live) == (30.0, False)
+
+
+async def test_a_window_whose_hour_and_minute_are_far_apart_is_written_value_by_value(
+    simulator: SimulatorServer, ddc: ShelterDdc
+) -> None:
+    # A site's own profile may keep a window's minute more than one read
+    # (125 registers) away from its hour: no single FC23 can confirm both.
+    profile = load_profile(
+        "units:\n  - id: d1.u1\n    type: lighting\n    name: L\n"
+        "    points: {power: {read: input 1, write: coil 1}}\n"
+        "    windows: [[100, 400, 101, 401]]\n"
+    )
+    line = ModbusLine(
+        LineConfig(transport=Transport.TCP, host="127.0.0.1", port=simulator.port)
+    )
+    client = DdcClient(line, 1, profile, confirm_interval=0.01)
+    try:
+        await client.poll()
+        simulator.stats.reset()
+        assert await client.set_window("d1_u1", 1, "start", time(7, 30)) == time(7, 30)
+        # Each value written and read back on its own.
+        assert sent(simulator) == {FC_WRITE_REGISTER: 2, FC_READ_HOLDING: 2}
+        assert (ddc.get("holding", 100), ddc.get("holding", 400)) == (7, 30)
+        assert client.snapshot.unit("d1_u1").windows[0].start == time(7, 30)
+        assert client.read_write_supported is None  # nothing learned about FC23
+    finally:
+        await line.close()
+
+
+async def test_an_fc23_refused_for_another_reason_is_an_error_not_a_lesson(
+    client: DdcClient, simulator: SimulatorServer, ddc: ShelterDdc
+) -> None:
+    # "Slave device failure" on the minute: the DDC does FC23, it failed once.
+    ddc.faults.exception_ranges.append(("holding", 63, 63, 4))
+    with pytest.raises(LineDeviceError) as caught:
+        await client.set_window("d041_u002", 1, "start", time(7, 30))
+    assert caught.value.exception_code == 4
+    assert sent(simulator) == {FC_WRITE_REGISTER: 1, FC_READ_WRITE: 1}
+    assert client.read_write_supported is None
+    ddc.faults.clear()
+    simulator.stats.reset()
+    assert await client.set_window("d041_u002", 1, "start", time(7, 30)) == time(7, 30)
+    assert sent(simulator) == {FC_WRITE_REGISTER: 1, FC_READ_WRITE: 1}
+    assert (ddc.get("holding", 47), ddc.get("holding", 63)) == (7, 30)
+
+
+async def test_an_unknown_read_back_on_a_scheduled_unit_is_refused_and_not_guessed(
+    client: DdcClient, simulator: SimulatorServer, ddc: ShelterDdc
+) -> None:
+    ddc.set_port(5, auto=True)  # heated bench 1 put on its schedule at the panel
+    ddc.faults.garbage[("input", 825)] = 7  # its power status reads as nonsense
+    with pytest.raises(DdcPowerRuleError, match="ignored the power command"):
+        await client.set_power("d041_u001", True)
+    # Write, read-back (unknown), mode read: how the bench runs is not known,
+    # so nothing is put back in its name.
+    assert sent(simulator) == {FC_WRITE_COIL: 1, FC_READ_INPUT: 1, FC_READ_HOLDING: 1}
+    assert client.snapshot.unit("d041_u001").auto is True

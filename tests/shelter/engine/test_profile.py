@@ -548,3 +548,51 @@ units:
         {"ko": "센서", "en": "Sensor"},
     ]
     assert profile.units[1].points[Key.CO2].read == RegisterRef(RegisterKind.INPUT, 137)
+
+
+def test_brackets_in_quoted_names_are_text_not_nesting() -> None:
+    deep = "[" * 20 + "{" * 20
+    text = (
+        "units:\n"
+        # '' is a quote inside single quotes; the scalar goes on after it.
+        f"  - {{id: d1.u1, type: sensor, name: 'it''s {deep}', points: {{co2: input 1}}}}\n"
+        # \" is a quote inside double quotes; \\ before the closing one is a backslash.
+        f'  - {{id: d1.u2, type: sensor, name: "say \\"{deep}\\" \\\\", points: {{co2: input 2}}}}\n'
+    )
+    profile = load_profile(text)
+    assert [unit.names for unit in profile.units] == [
+        {"en": f"it's {deep}"},
+        {"en": f'say "{deep}" \\'},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        # The quote after an escaped backslash closes the scalar.
+        ('notes: "a \\\\"\nunits: ' + "[" * 20 + "\n", 2),
+        # A quoted scalar over two lines moves the reported line on.
+        ("notes: 'two\n  lines [[['\nunits: [" + "[" * 20 + "\n", 3),
+    ],
+    ids=["after-escaped-backslash", "after-multi-line-quote"],
+)
+def test_brackets_after_a_quoted_scalar_count(text: str, line: int) -> None:
+    assert _issues(text) == [
+        f"line {line}: nested deeper than {MAX_PROFILE_DEPTH} levels"
+    ]
+
+
+def test_a_control_character_is_named() -> None:
+    # A profile pasted from a terminal may carry an escape the YAML reader refuses.
+    [issue] = _issues("units:\n  - id: d1.u1\x07\n")
+    assert "not valid YAML/JSON" in issue
+    assert "#x0007" in issue
+    assert "control characters are not allowed" in issue
+
+
+def test_an_unclosed_quote_is_invalid_yaml_not_nesting() -> None:
+    # Everything after an unclosed quote is the quote's text: the brackets
+    # in it are not nesting, and the reader says what is wrong.
+    [issue] = _issues('units: "' + "[" * 20 + "\n")
+    assert "not valid YAML/JSON" in issue
+    assert "nested" not in issue
