@@ -510,12 +510,18 @@ def _code_keys() -> dict[str, set[str]]:
             )
             if name in EXCEPTION_CLASSES:
                 section = "exceptions"
-            elif name == "async_create_issue":
+            elif name in ("async_create_issue", "async_report_issue"):
                 section = "issues"
             else:
                 continue
             for keyword in node.keywords:
-                if keyword.arg == "translation_key":
+                if keyword.arg == "translation_key" and not (
+                    # helpers.async_report_issue handing its own argument on:
+                    # its callers' keys are checked where they are written.
+                    isinstance(keyword.value, ast.Name)
+                    and keyword.value.id == "translation_key"
+                    and path.name == "helpers.py"
+                ):
                     found[section] |= resolve(
                         keyword.value, path, f"{path.name}: {name}"
                     )

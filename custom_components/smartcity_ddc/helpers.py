@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 import contextlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Final, Literal
 
 from homeassistant.config_entries import (
@@ -15,10 +16,15 @@ from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
 )
-from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP
+from homeassistant.const import (
+    CONF_HOST,
+    CONF_PORT,
+    CONF_SCAN_INTERVAL,
+    EVENT_HOMEASSISTANT_STOP,
+)
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr, selector
+from homeassistant.helpers import device_registry as dr, issue_registry as ir, selector
 from homeassistant.helpers.typing import UNDEFINED, UndefinedType
 from homeassistant.util.hass_dict import HassKey
 import serial.tools.list_ports
@@ -57,17 +63,26 @@ def line_pool(hass: HomeAssistant) -> LinePool:
     return pool
 
 
+def serial_settings(
+    data: Mapping[str, Any], *, baudrate: int, parity: Parity
+) -> dict[str, Any]:
+    """Return a stored serial line's port and character format (defaults for what is missing)."""
+    return {
+        "serial_port": data[CONF_SERIAL_PORT],
+        "baudrate": int(data.get(CONF_BAUDRATE, baudrate)),
+        "bytesize": int(data.get(CONF_BYTESIZE, 8)),
+        "parity": Parity(data.get(CONF_PARITY, parity)),
+        "stopbits": int(data.get(CONF_STOPBITS, 1)),
+    }
+
+
 def line_config(data: Mapping[str, Any]) -> LineConfig:
     """Build the line settings a config entry or subentry stores."""
     transport = Transport(data[CONF_TRANSPORT])
     if transport is Transport.SERIAL:
         return LineConfig(
             transport=transport,
-            serial_port=data[CONF_SERIAL_PORT],
-            baudrate=int(data.get(CONF_BAUDRATE, DEFAULT_BAUDRATE)),
-            bytesize=int(data.get(CONF_BYTESIZE, 8)),
-            parity=Parity(data.get(CONF_PARITY, Parity.NONE)),
-            stopbits=int(data.get(CONF_STOPBITS, 1)),
+            **serial_settings(data, baudrate=DEFAULT_BAUDRATE, parity=Parity.NONE),
             timeout=DEFAULT_TIMEOUT,
         )
     return LineConfig(
@@ -75,6 +90,42 @@ def line_config(data: Mapping[str, Any]) -> LineConfig:
         host=data[CONF_HOST],
         port=int(data[CONF_PORT]),
         timeout=DEFAULT_TIMEOUT,
+    )
+
+
+def polling(entry: ConfigEntry, default_interval: int) -> dict[str, Any]:
+    """Return a job coordinator's settings: its entry, name and the entry's interval."""
+    return {
+        "config_entry": entry,
+        "name": f"{DOMAIN} {entry.title}",
+        "update_interval": timedelta(
+            seconds=entry.options.get(CONF_SCAN_INTERVAL, default_interval)
+        ),
+        "always_update": False,
+    }
+
+
+# --- repairs ----------------------------------------------------------------------
+
+
+@callback
+def async_report_issue(
+    hass: HomeAssistant,
+    issue_id: str,
+    *,
+    translation_key: str,
+    placeholders: dict[str, str] | None = None,
+    severity: ir.IssueSeverity = ir.IssueSeverity.WARNING,
+) -> None:
+    """Raise (or update) a repair issue that says what to do; the user does it outside the repair."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=severity,
+        translation_key=translation_key,
+        translation_placeholders=placeholders,
     )
 
 

@@ -9,17 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import (
-    CONF_HOST,
-    CONF_PASSWORD,
-    CONF_PORT,
-    CONF_SCAN_INTERVAL,
-    CONF_USERNAME,
-)
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
@@ -27,7 +21,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN, LOGGER
-from ..helpers import EntryWork
+from ..helpers import EntryWork, async_report_issue, polling
 from .const import (
     CONF_DATABASE,
     CONF_TABLE,
@@ -132,16 +126,7 @@ class CardsCoordinator(DataUpdateCoordinator[CardsData]):
         database: CardDatabase,
     ) -> None:
         """Set up syncing at the entry's interval."""
-        super().__init__(
-            hass,
-            LOGGER,
-            config_entry=entry,
-            name=f"{DOMAIN} {entry.title}",
-            update_interval=timedelta(
-                seconds=entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL)
-            ),
-            always_update=False,
-        )
+        super().__init__(hass, LOGGER, **polling(entry, DEFAULT_SCAN_INTERVAL))
         self.engine = engine
         self.database = database
         self.work = EntryWork(entry.title)
@@ -303,14 +288,11 @@ class CardsCoordinator(DataUpdateCoordinator[CardsData]):
                     code,
                 )
             self._warned_groups |= unknown.keys()
-            ir.async_create_issue(
+            async_report_issue(
                 self.hass,
-                DOMAIN,
                 group_issue,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
                 translation_key="cards_unknown_group",
-                translation_placeholders={
+                placeholders={
                     "title": entry.title,
                     "codes": ", ".join(
                         f"{code or '-'} ({count})" for code, count in unknown.items()

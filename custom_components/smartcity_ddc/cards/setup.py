@@ -9,7 +9,7 @@ from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 
 from ..const import CONF_KIND, DOMAIN, LOGGER, EntryKind
-from ..helpers import async_register_hub
+from ..helpers import async_register_hub, async_report_issue
 from ..job import Job
 from . import binary_sensor, diagnostics, repairs, sensor, services
 from .const import CONF_GROUPS, CONF_TLS
@@ -36,14 +36,11 @@ def _async_update_tls_issue(hass: HomeAssistant, entry: CardsConfigEntry) -> Non
         "cross the network readable",
         entry.title,
     )
-    ir.async_create_issue(
+    async_report_issue(
         hass,
-        DOMAIN,
         issue_id,
-        is_fixable=False,
-        severity=ir.IssueSeverity.WARNING,
         translation_key="cards_no_tls",
-        translation_placeholders={"title": entry.title},
+        placeholders={"title": entry.title},
     )
 
 

@@ -18,14 +18,8 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.util import dt as dt_util
 
-from ..const import (
-    CONF_BAUDRATE,
-    CONF_BYTESIZE,
-    CONF_PARITY,
-    CONF_SERIAL_PORT,
-    CONF_STOPBITS,
-    CONF_TRANSPORT,
-)
+from ..const import CONF_BAUDRATE, CONF_TRANSPORT
+from ..helpers import serial_settings
 from ..line import LinePool, Parity
 from .const import (
     CONF_READ_INTERVAL,
@@ -53,11 +47,7 @@ def bus_config(data: Mapping[str, Any]) -> BusConfig:
     if data[CONF_TRANSPORT] == BusTransport.SERIAL:
         return BusConfig(
             transport=BusTransport.SERIAL,
-            serial_port=data[CONF_SERIAL_PORT],
-            baudrate=int(data.get(CONF_BAUDRATE, DEFAULT_BUS_BAUDRATE)),
-            bytesize=int(data.get(CONF_BYTESIZE, 8)),
-            parity=Parity(data.get(CONF_PARITY, Parity.EVEN)),
-            stopbits=int(data.get(CONF_STOPBITS, 1)),
+            **serial_settings(data, baudrate=DEFAULT_BUS_BAUDRATE, parity=Parity.EVEN),
             timeout=timeout,
         )
     return BusConfig(

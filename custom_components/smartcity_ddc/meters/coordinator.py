@@ -50,7 +50,7 @@ from homeassistant.util.unit_conversion import VolumeConverter
 
 from .. import compat
 from ..const import DOMAIN, LOGGER, RECORDER
-from ..helpers import EntryWork, line_pool
+from ..helpers import EntryWork, async_report_issue, line_pool
 from ..line import LineConflictError, LineError, ModbusLine, PooledLine
 from .buses import OpenBus, bus_settings
 from .config import (
@@ -295,14 +295,11 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
         if not unread:
             ir.async_delete_issue(self.hass, DOMAIN, issue)
             return
-        ir.async_create_issue(
+        async_report_issue(
             self.hass,
-            DOMAIN,
             issue,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
             translation_key="meters_meter_unread",
-            translation_placeholders={
+            placeholders={
                 "title": self.config_entry.title,
                 "meters": ", ".join(sorted(unread)),
             },
@@ -331,14 +328,11 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
                 " Energy dashboard stay empty)",
                 self.config_entry.title,
             )
-            ir.async_create_issue(
+            async_report_issue(
                 self.hass,
-                DOMAIN,
                 self._recorder_issue,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
                 translation_key="meters_recorder_missing",
-                translation_placeholders={"title": self.config_entry.title},
+                placeholders={"title": self.config_entry.title},
             )
             return
         ir.async_delete_issue(self.hass, DOMAIN, self._recorder_issue)
@@ -737,18 +731,16 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
         if results and all(r.status is ReadStatus.BUS_ERROR for r in results):
             self.unreachable_rounds[bus_id] += 1
             if self.unreachable_rounds[bus_id] >= UNREACHABLE_ROUNDS:
-                ir.async_create_issue(
+                async_report_issue(
                     self.hass,
-                    DOMAIN,
                     issue,
-                    is_fixable=False,
-                    severity=ir.IssueSeverity.ERROR,
                     translation_key="meters_bus_unreachable",
-                    translation_placeholders={
+                    placeholders={
                         "title": self.config_entry.title,
                         "bus": bus.settings.name,
                         "error": results[0].detail,
                     },
+                    severity=ir.IssueSeverity.ERROR,
                 )
         else:
             self.unreachable_rounds.pop(bus_id, None)
@@ -768,14 +760,11 @@ class MetersCoordinator(DataUpdateCoordinator[MetersData]):
             return
         meter = self.meters[meter_id]
         result = self.bus_results.get(meter_id)
-        ir.async_create_issue(
+        async_report_issue(
             self.hass,
-            DOMAIN,
             issue,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
             translation_key="meters_meter_silent",
-            translation_placeholders={
+            placeholders={
                 "title": self.config_entry.title,
                 "meter": meter.name,
                 "address": meter.address,

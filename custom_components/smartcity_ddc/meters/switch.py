@@ -20,6 +20,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.entity import Entity
 
 from ..const import DOMAIN
+from ..helpers import async_report_issue
 from ..line import LineConnectionError, LineTimeoutError
 from .config import MeterConfig
 from .const import MeterSource
@@ -80,14 +81,11 @@ class RelaySwitch(MeterEntity, SwitchEntity):
             )
         except MeterRefusalError as err:
             reasons = ", ".join(err.refusals) or f"{err.error_byte:#04x}"
-            ir.async_create_issue(
+            async_report_issue(
                 self.hass,
-                DOMAIN,
                 issue,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
                 translation_key="meters_relay_refused",
-                translation_placeholders={**placeholders, "reasons": reasons},
+                placeholders={**placeholders, "reasons": reasons},
             )
             raise HomeAssistantError(
                 translation_domain=DOMAIN,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 import functools
 import json
 import re
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
@@ -20,7 +19,7 @@ from homeassistant.util import dt as dt_util
 from ..compat import device_by_identifier
 from ..const import DOMAIN, LOGGER
 from ..entity import device_identifier
-from ..helpers import EntryWork, line_pool
+from ..helpers import EntryWork, async_report_issue, line_pool, polling
 from .const import (
     CONF_ADDED_UNITS,
     CONF_POWER_RULE,
@@ -95,16 +94,7 @@ class ShelterCoordinator(DataUpdateCoordinator[Snapshot]):
         self, hass: HomeAssistant, entry: ShelterConfigEntry, client: DdcClient
     ) -> None:
         """Set up polling at the entry's interval."""
-        super().__init__(
-            hass,
-            LOGGER,
-            config_entry=entry,
-            name=f"{DOMAIN} {entry.title}",
-            update_interval=timedelta(
-                seconds=entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL)
-            ),
-            always_update=False,
-        )
+        super().__init__(hass, LOGGER, **polling(entry, DEFAULT_SCAN_INTERVAL))
         self.client = client
         self.work = EntryWork(entry.title)
         self.power_rule = PowerRule(
@@ -132,14 +122,11 @@ class ShelterCoordinator(DataUpdateCoordinator[Snapshot]):
         line = self.client.line
         if line.load > OVERLOADED_ABOVE and self.update_interval is not None:
             interval = self.update_interval.total_seconds()
-            ir.async_create_issue(
+            async_report_issue(
                 self.hass,
-                DOMAIN,
                 self.line_issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
                 translation_key="shelter_line_overloaded",
-                translation_placeholders={
+                placeholders={
                     "line": line.config.describe(),
                     "load": f"{line.load * 100:.0f}",
                     "ddcs": str(line.users),
@@ -215,20 +202,18 @@ class ShelterCoordinator(DataUpdateCoordinator[Snapshot]):
         if self.unreachable_since is None:
             self.unreachable_since = now
         elif (now - self.unreachable_since).total_seconds() >= UNREACHABLE_REPAIR_AFTER:
-            ir.async_create_issue(
+            async_report_issue(
                 self.hass,
-                DOMAIN,
                 self._repair_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
                 translation_key="shelter_unreachable",
-                translation_placeholders={
+                placeholders={
                     "title": self.config_entry.title,
                     "line": self.client.line.config.describe(),
                     "since": dt_util.as_local(self.unreachable_since).strftime(
                         "%Y-%m-%d %H:%M"
                     ),
                 },
+                severity=ir.IssueSeverity.ERROR,
             )
 
     async def async_shutdown(self) -> None:

@@ -12,7 +12,13 @@ from homeassistant.helpers import issue_registry as ir
 
 from ..const import CONF_PARITY, CONF_SLAVE, DOMAIN, LOGGER, EntryKind
 from ..entity import device_identifier
-from ..helpers import async_prune_devices, async_register_hub, line_config, line_pool
+from ..helpers import (
+    async_prune_devices,
+    async_register_hub,
+    async_report_issue,
+    line_config,
+    line_pool,
+)
 from ..job import Job
 from ..line import LineConflictError
 from . import binary_sensor, calendar, climate, diagnostics, fan, sensor, switch, time
@@ -65,14 +71,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: ShelterConfigEntry) -> N
             len(collisions),
             "; ".join(map(str, collisions)),
         )
-        ir.async_create_issue(
+        async_report_issue(
             hass,
-            DOMAIN,
             collision_issue,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
             translation_key="shelter_register_collision",
-            translation_placeholders={
+            placeholders={
                 "title": entry.title,
                 "count": str(len(collisions)),
                 "collisions": "\n".join(f"- {collision}" for collision in collisions),
