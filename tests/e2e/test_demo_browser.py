@@ -165,13 +165,19 @@ async def test_shelter_dashboard_light_and_water_graph(
 
     # The Energy dashboard shows the same meters as its water sources and the
     # prepaid meter as grid consumption, valid ones.
-    await ui.navigate("/energy")
-    for meter in (*METERS, MBUS.name, ELECTRICITY.name):
-        await ui.text_present(meter)
-    for card in ("hui-energy-water-graph-card", "hui-energy-usage-graph-card"):
+    # Newer releases give each medium a view of its own (/energy/water,
+    # /energy/electricity); older ones show everything on /energy, whatever
+    # follows it in the address.
+    for view, meters, card in (
+        ("water", (*METERS, MBUS.name), "hui-energy-water-graph-card"),
+        ("electricity", (ELECTRICITY.name,), "hui-energy-usage-graph-card"),
+    ):
+        await ui.navigate(f"/energy/{view}")
+        for meter in meters:
+            await ui.text_present(meter)
         await expect(ui.page.locator(card)).to_have_count(1, timeout=TIMEOUT)
-    await asyncio.sleep(2)  # the chart animates in
-    await ui.screenshot(ARTIFACTS / "energy.png")
+        await asyncio.sleep(2)  # the chart animates in
+        await ui.screenshot(ARTIFACTS / f"energy-{view}.png")
     prefs = await ui.call_ws({"type": "energy/get_prefs"})
     water = [
         source["stat_energy_from"]
