@@ -32,9 +32,14 @@ async def main(out: Path, port: int, modbus_port: int) -> None:
                 # A power command to a light that follows its schedule, as a person would try it.
                 await (await ui.toggle("switch.interior_light_1")).click()
                 await ui.text_present("follows its schedule")
+                await asyncio.sleep(1)  # the toast fades in
                 await ui.screenshot(out / "power-rule.png")
+                # The refusal's toast would otherwise cover the next page.
+                await page.get_by_text("follows its schedule").first.wait_for(
+                    state="hidden", timeout=30_000
+                )
                 await ui.navigate("/smart-shelter/water")
-                await ui.text_present("Shelter fountain")
+                await ui.text_present("M-Bus water")
                 await asyncio.sleep(SETTLE)
                 await ui.screenshot(out / "dashboard-water.png")
                 cooler = await ui.device_id("Cooler/heater")
