@@ -375,15 +375,65 @@ def _make_pymodbus_client(config: LineConfig, on_lost: Callable[[], None]) -> An
 
 
 @dataclass(slots=True)
-class LineStats:
-    """Counters of one line since it was opened."""
+class ConnectionStats:
+    """Counters every connection keeps since it was opened: a Modbus line's, a meter bus's."""
 
     requests: int = 0
     timeouts: int = 0
-    device_errors: int = 0
     connects: int = 0
     connect_failures: int = 0
     last_error: str | None = None
+
+
+def next_backoff(current: float, maximum: float) -> float:
+    """Return the wait after one more failure: doubled, from 0.5 s, at most `maximum`."""
+    return min(max(current * 2, 0.5), maximum)
+
+
+class Reconnect:
+    """When a connection that failed may be tried again: exponential back-off."""
+
+    __slots__ = ("_clock", "delay", "maximum", "retry_at")
+
+    def __init__(self, clock: Callable[[], float], maximum: float) -> None:
+        """Start with no failure: the first attempt goes ahead."""
+        self._clock = clock
+        self.maximum = maximum
+        self.delay = 0.0
+        self.retry_at = 0.0
+
+    def limit(self, seconds: float) -> None:
+        """Never wait longer than this between attempts."""
+        self.maximum = min(self.maximum, seconds)
+        self.delay = min(self.delay, self.maximum)
+
+    def check(self, what: str, *, retired: bool) -> None:
+        """Raise LineConnectionError if `what` is closed for good or still backing off."""
+        if retired:
+            # Its owner let it go: a late request must not open a connection
+            # nothing would ever close.
+            raise LineConnectionError(f"{what} is closed")
+        now = self._clock()
+        if now < self.retry_at:
+            raise LineConnectionError(
+                f"{what} is unreachable; next attempt in {self.retry_at - now:.1f} s"
+            )
+
+    def failed(self) -> None:
+        """Note a failed attempt: wait longer before the next."""
+        self.delay = next_backoff(self.delay, self.maximum)
+        self.retry_at = self._clock() + self.delay
+
+    def succeeded(self) -> None:
+        """Note a connection: the next failure starts the back-off over."""
+        self.delay = 0.0
+
+
+@dataclass(slots=True)
+class LineStats(ConnectionStats):
+    """Counters of one line since it was opened."""
+
+    device_errors: int = 0
     probes: int = 0
     """Requests sent to a slave that had stopped answering, with the short timeout."""
     skipped: int = 0
@@ -447,15 +497,13 @@ class ModbusLine:
         self.retries = retries
         self.stats = LineStats()
         self.wire = WireModel.for_line(config)
-        self._backoff_max = backoff_max
         self._factory = client_factory
         self._clock = clock
         self._client: Any = None
         #: Set once its pool closed it for good; it never connects again.
         self.retired = False
         self._lost = asyncio.Event()
-        self._backoff = 0.0
-        self._retry_at = 0.0
+        self._reconnect = Reconnect(clock, backoff_max)
         self._slaves: dict[int, SlaveHealth] = {}
         #: Slaves whose probe went unanswered on this connection, and until
         #: when (real time) their late answer could still arrive.
@@ -482,14 +530,13 @@ class ModbusLine:
         even when it comes up to a second early (Home Assistant aligns polls
         to whole seconds).
         """
-        self._backoff_max = min(self._backoff_max, seconds)
-        self._backoff = min(self._backoff, self._backoff_max)
+        self._reconnect.limit(seconds)
         for health in self._slaves.values():
-            health.backoff = min(health.backoff, self._backoff_max)
+            health.backoff = min(health.backoff, self._reconnect.maximum)
 
     def retry_now(self) -> None:
         """Let the next request try the connection and every silent slave at once (a user asked)."""
-        self._retry_at = 0.0
+        self._reconnect.retry_at = 0.0
         for health in self._slaves.values():
             health.retry_at = 0.0
 
@@ -603,7 +650,7 @@ class ModbusLine:
         health = self._slaves.setdefault(slave, SlaveHealth())
         health.failures += 1
         health.no_response = no_response
-        health.backoff = min(max(health.backoff * 2, 0.5), self._backoff_max)
+        health.backoff = next_backoff(health.backoff, self._reconnect.maximum)
         health.retry_at = self._clock() + health.backoff
 
     def _backed_off(self, slave: int) -> SlaveHealth | None:
@@ -630,15 +677,7 @@ class ModbusLine:
         if self.connected:
             return self._client
         self._drop()
-        if self.retired:
-            # Its pool let it go: a late request must not open a connection
-            # nothing would ever close.
-            raise LineConnectionError(f"{self.config.describe()} is closed")
-        now = self._clock()
-        if now < self._retry_at:
-            raise LineConnectionError(
-                f"{self.config.describe()} is unreachable; next attempt in {self._retry_at - now:.1f} s"
-            )
+        self._reconnect.check(self.config.describe(), retired=self.retired)
         lost = self._lost = asyncio.Event()
         client = self._factory(self.config, lost.set)
         try:
@@ -650,11 +689,10 @@ class ModbusLine:
         if not ok or not client.connected:
             client.close()
             self.stats.connect_failures += 1
-            self._backoff = min(max(self._backoff * 2, 0.5), self._backoff_max)
-            self._retry_at = self._clock() + self._backoff
+            self._reconnect.failed()
             raise LineConnectionError(f"cannot connect to {self.config.describe()}")
         self.stats.connects += 1
-        self._backoff = 0.0
+        self._reconnect.succeeded()
         self._client = client
         return client
 

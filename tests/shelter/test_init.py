@@ -191,9 +191,7 @@ async def test_outage_makes_everything_unavailable_logs_once_and_recovers(
     caplog.set_level(logging.INFO, logger="custom_components.smartcity_ddc")
     simulator.refuse_connections()
     for _ in range(3):
-        coordinator.client.line._retry_at = (
-            0  # skip the line's back-off between the polls below
-        )
+        coordinator.client.line.retry_now()  # no back-off between the polls below
         await coordinator.async_refresh()
     assert all(
         state.state == STATE_UNAVAILABLE

@@ -5,41 +5,25 @@ from __future__ import annotations
 from typing import Final
 
 from ..helpers import ErrorKeys
-from .engine.errors import (
-    CardSyncAuthError,
-    CardSyncCaFileError,
-    CardSyncCleartextPasswordError,
-    CardSyncColumnMissingError,
-    CardSyncConnectionError,
-    CardSyncInsecureServerError,
-    CardSyncPasswordEncodingError,
-    CardSyncPermissionError,
-    CardSyncStoreError,
-    CardSyncTableMissingError,
-    CardSyncTimeoutError,
-    CardSyncTlsError,
-    CardSyncTlsNotOfferedError,
-    CardSyncUnknownDatabaseError,
-    InvalidTableNameError,
-)
+from .engine import errors
 
 ERROR_KEYS: Final = ErrorKeys(
     (
-        (CardSyncAuthError, "cards_invalid_auth"),
-        (CardSyncPasswordEncodingError, "cards_password_encoding"),
-        (CardSyncCaFileError, "cards_ca_file"),
-        (CardSyncTlsNotOfferedError, "cards_tls_not_offered"),
-        (CardSyncTlsError, "cards_tls_error"),
-        (CardSyncCleartextPasswordError, "cards_cleartext_password"),
-        (CardSyncInsecureServerError, "cards_insecure_server"),
-        (CardSyncTimeoutError, "cards_timeout"),
-        (CardSyncConnectionError, "cards_cannot_connect"),
-        (CardSyncUnknownDatabaseError, "cards_unknown_database"),
-        (CardSyncTableMissingError, "cards_table_missing"),
-        (CardSyncColumnMissingError, "cards_column_missing"),
-        (CardSyncPermissionError, "cards_no_permission"),
-        (CardSyncStoreError, "cards_store_error"),
-        (InvalidTableNameError, "cards_invalid_table_name"),
+        (errors.CardSyncAuthError, "cards_invalid_auth"),
+        (errors.CardSyncPasswordEncodingError, "cards_password_encoding"),
+        (errors.CardSyncCaFileError, "cards_ca_file"),
+        (errors.CardSyncTlsNotOfferedError, "cards_tls_not_offered"),
+        (errors.CardSyncTlsError, "cards_tls_error"),
+        (errors.CardSyncCleartextPasswordError, "cards_cleartext_password"),
+        (errors.CardSyncInsecureServerError, "cards_insecure_server"),
+        (errors.CardSyncTimeoutError, "cards_timeout"),
+        (errors.CardSyncConnectionError, "cards_cannot_connect"),
+        (errors.CardSyncUnknownDatabaseError, "cards_unknown_database"),
+        (errors.CardSyncTableMissingError, "cards_table_missing"),
+        (errors.CardSyncColumnMissingError, "cards_column_missing"),
+        (errors.CardSyncPermissionError, "cards_no_permission"),
+        (errors.CardSyncStoreError, "cards_store_error"),
+        (errors.InvalidTableNameError, "cards_invalid_table_name"),
     ),
     fallback="cards_database_error",
 )

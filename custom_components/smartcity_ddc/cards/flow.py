@@ -9,7 +9,6 @@ from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigFlow,
     ConfigFlowResult,
-    OptionsFlow,
 )
 from homeassistant.const import (
     CONF_HOST,
@@ -23,7 +22,7 @@ from homeassistant.helpers import selector
 import voluptuous as vol
 
 from ..const import CONF_KIND, EntryKind
-from ..helpers import async_finish_update, number_box
+from ..helpers import JobOptionsFlow, async_finish_update, number_box
 from .const import (
     CONF_DATABASE,
     CONF_GROUPS,
@@ -252,14 +251,10 @@ class CardsFlowMixin(ConfigFlow):
         )
 
 
-class CardsOptionsFlow(OptionsFlow):
+class CardsOptionsFlow(JobOptionsFlow):
     """Sync interval and the names of the access groups."""
 
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Start with the menu."""
-        return await self.async_step_cards_options()
+    first_step = "cards_options"
 
     async def async_step_cards_options(
         self, user_input: dict[str, Any] | None = None

@@ -21,7 +21,6 @@ from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
-    OptionsFlow,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
@@ -45,6 +44,7 @@ from ..const import (
     EntryKind,
 )
 from ..helpers import (
+    JobOptionsFlow,
     async_finish_update,
     dropdown,
     line_config,
@@ -257,14 +257,10 @@ class MetersFlowMixin(ConfigFlow):
         )
 
 
-class MetersOptionsFlow(OptionsFlow):
+class MetersOptionsFlow(JobOptionsFlow):
     """A site's communication gap, leak threshold and Modbus poll interval."""
 
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Start with the site's settings."""
-        return await self.async_step_meters_settings()
+    first_step = "meters_settings"
 
     async def async_step_meters_settings(
         self, user_input: dict[str, Any] | None = None
@@ -484,7 +480,25 @@ def _code_errors(codes: Mapping[str, str]) -> dict[str, str]:
 # --- meters --------------------------------------------------------------------------
 
 
-class MeterSubentryFlow(ConfigSubentryFlow):
+class _SavingSubentryFlow(ConfigSubentryFlow):
+    """A subentry flow that ends by saving: the subentry being reconfigured, or a new one."""
+
+    def _async_save(
+        self, title: str, data: dict[str, Any], unique_id: str
+    ) -> SubentryFlowResult:
+        """Update the subentry being reconfigured, or create one."""
+        if self.source == SOURCE_RECONFIGURE:
+            return self.async_update_and_abort(
+                self._get_entry(),
+                self._get_reconfigure_subentry(),
+                title=title,
+                data=data,
+                unique_id=unique_id,
+            )
+        return self.async_create_entry(title=title, data=data, unique_id=unique_id)
+
+
+class MeterSubentryFlow(_SavingSubentryFlow):
     """Add a meter to a site, or change one: medium, ratings, where its readings come from, credit, relay."""
 
     def __init__(self) -> None:
@@ -793,6 +807,18 @@ class MeterSubentryFlow(ConfigSubentryFlow):
             return {CONF_ADDRESS: "meters_address_taken"}
         return {}
 
+    def _bus_address_schema(self, fields: dict[vol.Marker, Any]) -> vol.Schema:
+        """Return a bus meter's form: the bus, the address, then the protocol's own fields."""
+        return vol.Schema({**self._bus_field(), **self._address_field(), **fields})
+
+    async def _async_take_meter(
+        self, user_input: dict[str, Any], parse: Callable[[str], str | None]
+    ) -> dict[str, str]:
+        """Take the bus and the address, then read the meter once; return form errors."""
+        return (
+            self._take_bus_address(user_input, parse) or await self._async_trial_read()
+        )
+
     async def _async_trial_read(self) -> dict[str, str]:
         """Read the drafted bus meter once; return form errors."""
         draft = self._draft
@@ -815,13 +841,11 @@ class MeterSubentryFlow(ConfigSubentryFlow):
             if user_input.get("find"):
                 errors = await self._async_find_address(user_input)
             elif not (
-                errors := self._take_bus_address(user_input, _dlt645_address)
-            ) and not (errors := await self._async_trial_read()):
+                errors := await self._async_take_meter(user_input, _dlt645_address)
+            ):
                 return await self._async_step_credit()
-        schema = vol.Schema(
+        schema = self._bus_address_schema(
             {
-                **self._bus_field(),
-                **self._address_field(),
                 vol.Required(
                     CONF_VERSION, default=str(draft.get(CONF_VERSION, 2007))
                 ): dropdown(["2007", "1997"], "meters_dlt645_version"),
@@ -861,13 +885,11 @@ class MeterSubentryFlow(ConfigSubentryFlow):
                 else:
                     return self._start_scan()
             elif not (
-                errors := self._take_bus_address(user_input, _mbus_address)
-            ) and not (errors := await self._async_trial_read()):
+                errors := await self._async_take_meter(user_input, _mbus_address)
+            ):
                 return await self._async_step_credit()
-        schema = vol.Schema(
+        schema = self._bus_address_schema(
             {
-                **self._bus_field(),
-                **self._address_field(),
                 vol.Required("scan", default=False): selector.BooleanSelector(),
             }
         )
@@ -1084,16 +1106,7 @@ class MeterSubentryFlow(ConfigSubentryFlow):
             if data[CONF_RELAY_CONTROL]:
                 data[CONF_METER_PASSWORD] = draft[CONF_METER_PASSWORD]
                 data[CONF_OPERATOR_CODE] = draft[CONF_OPERATOR_CODE]
-        if self.source == SOURCE_RECONFIGURE:
-            return self.async_update_and_abort(
-                self._get_entry(),
-                self._get_reconfigure_subentry(),
-                title=draft[CONF_NAME],
-                data=data,
-            )
-        return self.async_create_entry(
-            title=draft[CONF_NAME], data=data, unique_id=data[CONF_METER_ID]
-        )
+        return self._async_save(draft[CONF_NAME], data, data[CONF_METER_ID])
 
 
 # --- meter buses ---------------------------------------------------------------------
@@ -1125,7 +1138,7 @@ def _interval_input(user_input: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class BusSubentryFlow(ConfigSubentryFlow):
+class BusSubentryFlow(_SavingSubentryFlow):
     """Add an RS-485 meter bus to a site, or change one: a serial port or a transparent gateway."""
 
     def __init__(self) -> None:
@@ -1276,14 +1289,4 @@ class BusSubentryFlow(ConfigSubentryFlow):
                 current = bus_config(self._get_reconfigure_subentry().data)
         if errors := await async_open_bus(self.hass, config, current):
             return None, errors
-        if self.source == SOURCE_RECONFIGURE:
-            return self.async_update_and_abort(
-                self._get_entry(),
-                self._get_reconfigure_subentry(),
-                title=draft[CONF_NAME],
-                data=data,
-                unique_id=_port_id(config.key),
-            ), {}
-        return self.async_create_entry(
-            title=draft[CONF_NAME], data=data, unique_id=_port_id(config.key)
-        ), {}
+        return self._async_save(draft[CONF_NAME], data, _port_id(config.key)), {}

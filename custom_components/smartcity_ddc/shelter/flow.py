@@ -9,7 +9,6 @@ from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigFlow,
     ConfigFlowResult,
-    OptionsFlow,
 )
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
@@ -30,6 +29,7 @@ from ..const import (
     EntryKind,
 )
 from ..helpers import (
+    JobOptionsFlow,
     async_finish_update,
     dropdown,
     line_config,
@@ -254,14 +254,10 @@ class ShelterFlowMixin(ConfigFlow):
         ), {}
 
 
-class ShelterOptionsFlow(OptionsFlow):
+class ShelterOptionsFlow(JobOptionsFlow):
     """Poll interval, power rule, unit layout and profile override of a shelter."""
 
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Start with the menu."""
-        return await self.async_step_shelter_options()
+    first_step = "shelter_options"
 
     async def async_step_shelter_options(
         self, user_input: dict[str, Any] | None = None

@@ -38,11 +38,13 @@ import time as _time
 from typing import Final, Protocol, runtime_checkable
 
 from ...line import (
+    ConnectionStats,
     LineConnectionError,
     LineError,
     LineTimeoutError,
     Parity,
     PortSettings,
+    Reconnect,
 )
 from .protocol import MeterProtocolError
 
@@ -151,18 +153,13 @@ async def _open_stream(config: BusConfig) -> StreamPair:
 
 
 @dataclass(slots=True)
-class BusStats:
+class BusStats(ConnectionStats):
     """Counters of one bus since it was created."""
 
-    requests: int = 0
     answers: int = 0
-    timeouts: int = 0
     broadcasts: int = 0
-    connects: int = 0
-    connect_failures: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
-    last_error: str | None = None
 
 
 class MeterBus:
@@ -182,10 +179,7 @@ class MeterBus:
         #: Set once its last user gave it back; it never connects again.
         self.retired = False
         self._opener = opener
-        self._clock = clock
-        self._backoff_max = backoff_max
-        self._backoff = 0.0
-        self._retry_at = 0.0
+        self._reconnect = Reconnect(clock, backoff_max)
         self._lock = asyncio.Lock()
         #: Held for a whole conversation with one meter (an M-Bus selection,
         #: read and deselection; a relay command and its read-back) or a
@@ -204,21 +198,14 @@ class MeterBus:
 
     def limit_backoff(self, seconds: float) -> None:
         """Never wait longer than this between reconnect attempts."""
-        self._backoff_max = min(self._backoff_max, seconds)
-        self._backoff = min(self._backoff, self._backoff_max)
+        self._reconnect.limit(seconds)
 
     async def _connect(self) -> asyncio.StreamWriter:
         """Return an open stream, connecting with exponential backoff."""
         if self._writer is not None and not self._lost:
             return self._writer
         await self._drop()
-        if self.retired:
-            raise LineConnectionError(f"{self.config.describe()} is closed")
-        now = self._clock()
-        if now < self._retry_at:
-            raise LineConnectionError(
-                f"{self.config.describe()} is unreachable; next attempt in {self._retry_at - now:.1f} s"
-            )
+        self._reconnect.check(self.config.describe(), retired=self.retired)
         try:
             async with asyncio.timeout(max(self.config.timeout, CONNECT_TIMEOUT)):
                 reader, writer = await self._opener(self.config)
@@ -227,13 +214,12 @@ class MeterBus:
             # settings the port refuses.
             self.stats.connect_failures += 1
             self.stats.last_error = f"{type(err).__name__}: {err}"
-            self._backoff = min(max(self._backoff * 2, 0.5), self._backoff_max)
-            self._retry_at = self._clock() + self._backoff
+            self._reconnect.failed()
             raise LineConnectionError(
                 f"cannot connect to {self.config.describe()}: {self.stats.last_error}"
             ) from err
         self.stats.connects += 1
-        self._backoff = 0.0
+        self._reconnect.succeeded()
         self._lost = False
         self._writer = writer
         self._pump = asyncio.create_task(
