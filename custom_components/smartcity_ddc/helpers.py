@@ -302,7 +302,7 @@ def dropdown(
     return selector.SelectSelector(config)
 
 
-# --- errors -------------------------------------------------------------------------
+# --- flows --------------------------------------------------------------------------
 
 
 class JobOptionsFlow(OptionsFlow):
@@ -318,6 +318,9 @@ class JobOptionsFlow(OptionsFlow):
             self, f"async_step_{self.first_step}"
         )
         return await step()
+
+
+# --- errors -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
