@@ -42,3 +42,23 @@ def value(hass: HomeAssistant, entity_id: str) -> float | str | None:
         return float(state.state)
     except ValueError:
         return state.state
+
+
+def modbus_meter(port: int, **extra: Any) -> dict[str, Any]:
+    """Return the options entry of a water meter whose uint32 index is at holding 100-101 of slave 5."""
+    return {
+        "meter_id": "m201",
+        "name": "Shop 201",
+        "q3": 2.5,
+        "q4": 3.125,
+        "source": "modbus",
+        "transport": "tcp",
+        "host": "127.0.0.1",
+        "port": port,
+        "slave": 5,
+        "register": 100,
+        "register_kind": "holding",
+        "scale": 0.001,
+        "word_order": "big",
+        **extra,
+    }

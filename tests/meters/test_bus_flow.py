@@ -32,6 +32,7 @@ from devtools.simulator import Dlt645Meter as SimMeter, MeterBusServer
 from devtools.simulator.mbus_meter import MBusWaterMeter
 
 from .conftest import meter_subentry, site_entry
+from .helpers import modbus_meter
 
 PREPAID = "000012345678"
 OTHER = "000000000042"
@@ -56,6 +57,18 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def gateway_form(
+    port: int, *, reply_timeout: float, read_interval: int = 60
+) -> dict[str, Any]:
+    """Return the gateway step's input for a gateway on 127.0.0.1."""
+    return {
+        "host": "127.0.0.1",
+        "port": port,
+        "read_interval": read_interval,
+        "reply_timeout": reply_timeout,
+    }
 
 
 def bus_data(port: int, **extra: Any) -> dict[str, Any]:
@@ -161,12 +174,7 @@ async def test_add_a_bus_behind_a_gateway(
         hass, result, {"name": " Building 101 ", "transport": "tcp"}
     )
     assert result["step_id"] == "tcp"
-    where = {
-        "host": "127.0.0.1",
-        "port": gateway.port,
-        "read_interval": 15,
-        "reply_timeout": 1.5,
-    }
+    where = gateway_form(gateway.port, read_interval=15, reply_timeout=1.5)
     result = await configure(hass, result, {**where, "host": " "})
     assert result["errors"] == {"host": "meters_invalid_host"}
     # Nothing listens there.
@@ -206,12 +214,7 @@ async def test_a_bus_never_takes_a_ddc_line(
 ) -> None:
     entry = site_entry([])
     entry.add_to_hass(hass)
-    where = {
-        "host": "127.0.0.1",
-        "port": gateway.port,
-        "read_interval": 60,
-        "reply_timeout": 2,
-    }
+    where = gateway_form(gateway.port, reply_timeout=2)
     # A loaded shelter holds the gateway as its Modbus line.
     pool = line_pool(hass)
     ddc_line = pool.acquire(
@@ -810,14 +813,7 @@ async def test_a_loaded_site_shares_its_bus_with_the_flows(
     result = await start(hass, entry, "bus", "bus1")
     result = await configure(hass, result, {"name": "Building 101", "transport": "tcp"})
     result = await configure(
-        hass,
-        result,
-        {
-            "host": "127.0.0.1",
-            "port": gateway.port,
-            "read_interval": 60,
-            "reply_timeout": 3.0,
-        },
+        hass, result, gateway_form(gateway.port, reply_timeout=3.0)
     )
     assert result.get("reason") == "reconfigure_successful", result
     await hass.async_block_till_done()
@@ -889,14 +885,7 @@ async def test_a_meter_cannot_be_tried_on_a_port_a_ddc_holds(
             hass, result, {"name": "Building 101", "transport": "tcp"}
         )
         result = await configure(
-            hass,
-            result,
-            {
-                "host": "127.0.0.1",
-                "port": gateway.port,
-                "read_interval": 60,
-                "reply_timeout": 1.0,
-            },
+            hass, result, gateway_form(gateway.port, reply_timeout=1.0)
         )
         assert result["errors"] == {"base": "meters_bus_port_in_use"}
         assert entry.subentries["bus1"].data["reply_timeout"] == 0.3
@@ -911,25 +900,7 @@ async def test_lines_on_other_ports_leave_a_new_bus_alone(
     hass: HomeAssistant, gateway: MeterBusServer
 ) -> None:
     """Another bus, a Modbus meter and a DDC elsewhere: the new gateway is free."""
-    entry = site_entry(
-        [
-            {
-                "meter_id": "m201",
-                "name": "Shop 201",
-                "q3": 2.5,
-                "q4": 3.125,
-                "source": "modbus",
-                "transport": "tcp",
-                "host": "127.0.0.1",
-                "port": closed_port(),
-                "slave": 5,
-                "register": 100,
-                "register_kind": "holding",
-                "scale": 0.001,
-                "word_order": "big",
-            }
-        ]
-    )
+    entry = site_entry([modbus_meter(closed_port())])
     entry.add_to_hass(hass)
     with_bus(closed_port()).add_to_hass(hass)
     MockConfigEntry(
@@ -945,16 +916,7 @@ async def test_lines_on_other_ports_leave_a_new_bus_alone(
     ).add_to_hass(hass)
     result = await start(hass, entry, "bus")
     result = await configure(hass, result, {"name": "Meters", "transport": "tcp"})
-    result = await configure(
-        hass,
-        result,
-        {
-            "host": "127.0.0.1",
-            "port": gateway.port,
-            "read_interval": 60,
-            "reply_timeout": 2,
-        },
-    )
+    result = await configure(hass, result, gateway_form(gateway.port, reply_timeout=2))
     assert result["type"] is FlowResultType.CREATE_ENTRY
     (bus,) = subentries(entry, "bus")
     assert bus.unique_id == f"net:127.0.0.1:{gateway.port}"

@@ -97,6 +97,17 @@ def coordinator(entry: MockConfigEntry) -> MetersCoordinator:
     return entry.runtime_data
 
 
+async def _switch_refused(
+    hass: HomeAssistant, relay: str, service: str
+) -> pytest.ExceptionInfo[HomeAssistantError]:
+    """Call a relay switch's service; return the error it has to raise."""
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            "switch", service, {"entity_id": relay}, blocking=True
+        )
+    return raised
+
+
 async def test_first_read_brings_every_value(
     hass_seoul: HomeAssistant, site: MockConfigEntry
 ) -> None:
@@ -350,10 +361,7 @@ async def test_relay_refused_with_a_wrong_password(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     relay = entity_id(hass, entry, E101, "relay", "switch")
-    with pytest.raises(HomeAssistantError) as raised:
-        await hass.services.async_call(
-            "switch", "turn_off", {"entity_id": relay}, blocking=True
-        )
+    raised = await _switch_refused(hass, relay, "turn_off")
     assert raised.value.translation_key == "meters_relay_refused"
     assert not dlt(gateway, PREPAID).relay_open
     assert hass.states.get(relay).state == STATE_ON
@@ -441,10 +449,7 @@ async def test_closing_a_meter_without_credit_is_not_confirmed(
     meter.advance(60)
     assert meter.relay_open
     relay = entity_id(hass, site, E101, "relay", "switch")
-    with pytest.raises(HomeAssistantError) as raised:
-        await hass.services.async_call(
-            "switch", "turn_on", {"entity_id": relay}, blocking=True
-        )
+    raised = await _switch_refused(hass, relay, "turn_on")
     assert raised.value.translation_key == "meters_relay_not_confirmed"
     assert hass.states.get(relay).state == STATE_OFF
 
@@ -610,10 +615,7 @@ async def test_relay_without_an_answer_says_the_meter_did_not_answer(
     relay = entity_id(hass, site, E101, "relay", "switch")
     meter = dlt(gateway, PREPAID)
     meter.faults.silent = True
-    with pytest.raises(HomeAssistantError) as raised:
-        await hass.services.async_call(
-            "switch", "turn_off", {"entity_id": relay}, blocking=True
-        )
+    raised = await _switch_refused(hass, relay, "turn_off")
     assert raised.value.translation_key == "meters_relay_no_answer"
     assert raised.value.translation_placeholders == {"meter": "Unit 101"}
     # Nothing changed, and no answer is not a refusal: no repair about the codes.
@@ -642,10 +644,7 @@ async def test_relay_with_a_broken_answer_fails_with_the_error(
     meter = dlt(gateway, PREPAID)
     for name, setting in fault.items():
         setattr(meter.faults, name, setting)
-    with pytest.raises(HomeAssistantError) as raised:
-        await hass.services.async_call(
-            "switch", "turn_off", {"entity_id": relay}, blocking=True
-        )
+    raised = await _switch_refused(hass, relay, "turn_off")
     assert raised.value.translation_key == "meters_relay_failed"
     placeholders = raised.value.translation_placeholders
     assert placeholders is not None
@@ -662,10 +661,7 @@ async def test_relay_on_an_unreachable_bus_fails(
     hass = hass_seoul
     relay = entity_id(hass, site, E101, "relay", "switch")
     await gateway.stop()
-    with pytest.raises(HomeAssistantError) as raised:
-        await hass.services.async_call(
-            "switch", "turn_off", {"entity_id": relay}, blocking=True
-        )
+    raised = await _switch_refused(hass, relay, "turn_off")
     assert raised.value.translation_key == "meters_relay_failed"
     assert hass.states.get(relay).state == STATE_ON
 

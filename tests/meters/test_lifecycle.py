@@ -13,7 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from devtools.simulator import ModbusDevice, SimulatorServer
 
 from .conftest import site_entry
-from .helpers import push, value
+from .helpers import modbus_meter, push, value
 
 
 async def test_five_meters_added_back_to_back_all_run(
@@ -41,34 +41,13 @@ async def test_five_meters_added_back_to_back_all_run(
         assert value(hass, f"sensor.unit_{meter_id}") == float(number)
 
 
-def _modbus_meter(simulator: SimulatorServer) -> list[dict[str, object]]:
-    """One meter read over Modbus from slave 5 of the simulator."""
-    return [
-        {
-            "meter_id": "m201",
-            "name": "Shop 201",
-            "q3": 2.5,
-            "q4": 3.125,
-            "source": "modbus",
-            "transport": "tcp",
-            "host": "127.0.0.1",
-            "port": simulator.port,
-            "slave": 5,
-            "register": 100,
-            "register_kind": "holding",
-            "scale": 0.001,
-            "word_order": "big",
-        }
-    ]
-
-
 async def test_a_read_running_during_a_reload_ends_with_the_old_site(
     hass: HomeAssistant, simulator: SimulatorServer
 ) -> None:
     # Real time (no frozen clock): the gateway's slowness is real seconds.
     meter = simulator.add_device(5, ModbusDevice())
     meter.set("holding", 101, 1500)
-    entry = site_entry(_modbus_meter(simulator))
+    entry = site_entry([modbus_meter(simulator.port)])
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

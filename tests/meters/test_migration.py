@@ -32,6 +32,19 @@ def water_meters() -> list[dict[str, Any]]:
     return [push_meter("m101", "Unit 101"), push_meter("m102", "Unit 102", q3=4.0)]
 
 
+async def _back_to_a_water_site(
+    hass: HomeAssistant, entry: MockConfigEntry, meters: list[dict[str, Any]]
+) -> None:
+    """Turn a set-up meter site back into the version-1 water site it was made from."""
+    await downgrade_to_version_1(
+        hass,
+        entry,
+        data={**entry.data, "kind": "water"},
+        options={**entry.options, "meters": meters},
+        unique_id="water:hanbit_apartments",
+    )
+
+
 async def test_a_water_site_becomes_a_meter_site_with_everything_kept(
     recorder_mock: Recorder,
     hass_seoul: HomeAssistant,
@@ -51,13 +64,7 @@ async def test_a_water_site_becomes_a_meter_site_with_everything_kept(
     before = registry_of(hass, entry.entry_id)
     statistic = await rows(hass)
     assert statistic[-1][2] == pytest.approx(0.5)
-    await downgrade_to_version_1(
-        hass,
-        entry,
-        data={**entry.data, "kind": "water"},
-        options={**entry.options, "meters": water_meters},
-        unique_id="water:hanbit_apartments",
-    )
+    await _back_to_a_water_site(hass, entry, water_meters)
     assert entry.subentries == {}
 
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -120,13 +127,7 @@ async def test_the_users_entity_settings_survive_the_migration(
     entities.async_update_entity(
         "sensor.unit_102_flow_rate", disabled_by=er.RegistryEntryDisabler.USER
     )
-    await downgrade_to_version_1(
-        hass,
-        entry,
-        data={**entry.data, "kind": "water"},
-        options={**entry.options, "meters": water_meters},
-        unique_id="water:hanbit_apartments",
-    )
+    await _back_to_a_water_site(hass, entry, water_meters)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.version == 2

@@ -21,31 +21,11 @@ from custom_components.smartcity_ddc.helpers import line_pool
 from devtools.simulator import ModbusDevice, SimulatorServer
 
 from .conftest import DAY1, seoul, site_entry
-from .helpers import at, value
+from .helpers import at, modbus_meter, value
 
 METER_SLAVE = 5
 
 pytestmark = pytest.mark.freeze_time(DAY1, tick=True)
-
-
-def modbus_meter(simulator: SimulatorServer, **extra: Any) -> dict[str, Any]:
-    """Return the options entry of a meter whose uint32 index is at holding 100-101 of slave 5."""
-    return {
-        "meter_id": "m201",
-        "name": "Shop 201",
-        "q3": 2.5,
-        "q4": 3.125,
-        "source": "modbus",
-        "transport": "tcp",
-        "host": "127.0.0.1",
-        "port": simulator.port,
-        "slave": METER_SLAVE,
-        "register": 100,
-        "register_kind": "holding",
-        "scale": 0.001,
-        "word_order": "big",
-        **extra,
-    }
 
 
 def set_litres(
@@ -71,7 +51,7 @@ def water_meters(
     simulator: SimulatorServer, meter_device: ModbusDevice
 ) -> list[dict[str, Any]]:
     """One Modbus meter."""
-    return [modbus_meter(simulator)]
+    return [modbus_meter(simulator.port)]
 
 
 async def test_modbus_meter_is_polled(
@@ -120,7 +100,7 @@ async def test_input_registers_in_little_endian_order(
     water_entry = site_entry(
         [
             modbus_meter(
-                simulator, register_kind="input", word_order="little", scale=0.01
+                simulator.port, register_kind="input", word_order="little", scale=0.01
             )
         ]
     )
@@ -168,9 +148,9 @@ async def test_a_line_set_up_two_ways_is_an_error(
 ) -> None:
     hass = hass_seoul
     other = modbus_meter(
-        simulator, meter_id="m202", name="Shop 202", transport="rtu_over_tcp"
+        simulator.port, meter_id="m202", name="Shop 202", transport="rtu_over_tcp"
     )
-    water_entry = site_entry([modbus_meter(simulator), other])
+    water_entry = site_entry([modbus_meter(simulator.port), other])
     water_entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(water_entry.entry_id)
     assert water_entry.state is ConfigEntryState.SETUP_ERROR
@@ -269,7 +249,7 @@ async def test_registers_beyond_any_meter_are_refused(
     """A counter at its top (4294967295 at scale 1 = 4.3 billion m³): no reading."""
     hass = hass_seoul
     set_litres(meter_device, 0xFFFF_FFFF)
-    entry = site_entry([modbus_meter(simulator, scale=1.0)])
+    entry = site_entry([modbus_meter(simulator.port, scale=1.0)])
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

@@ -41,6 +41,22 @@ async def _until(condition: Any, limit: float = 10) -> None:
     raise AssertionError("condition not met in time")
 
 
+async def _slow_command(
+    hass: HomeAssistant, coordinator: Any, ddc: ShelterDdc, simulator: SimulatorServer
+) -> asyncio.Task[Any]:
+    """Start turning interior light 1 (manual mode) on with 0.3 s per transaction; return once it runs."""
+    ddc.set("holding", 352, 0)  # interior light 1 in manual mode
+    await coordinator.async_refresh()
+    simulator.delay = 0.3
+    command = hass.async_create_task(
+        hass.services.async_call(
+            "switch", "turn_on", {"entity_id": "switch.interior_light_1"}, blocking=True
+        )
+    )
+    await _until(lambda: coordinator.work.busy)
+    return command
+
+
 async def test_options_saved_while_the_entry_sets_up_are_the_ones_running(
     hass_seoul: HomeAssistant, ddc_entry: MockConfigEntry, simulator: SimulatorServer
 ) -> None:
@@ -104,20 +120,9 @@ async def test_a_command_running_during_a_reload_ends_with_the_old_entry(
 ) -> None:
     hass = hass_seoul
     old = setup_ddc.runtime_data
-    ddc.set("holding", 352, 0)  # interior light 1 in manual mode
-    await old.async_refresh()
-    # Each transaction takes 0.3 s: the command (mode check, write, read-back)
-    # is still running when the reload starts.
-    simulator.delay = 0.3
-    command = hass.async_create_task(
-        hass.services.async_call(
-            "switch",
-            "turn_on",
-            {"entity_id": "switch.interior_light_1"},
-            blocking=True,
-        )
-    )
-    await _until(lambda: old.work.busy)
+    # The command (mode check, write, read-back) is still running when the
+    # reload starts.
+    command = await _slow_command(hass, old, ddc, simulator)
     hass.config_entries.async_schedule_reload(setup_ddc.entry_id)
     await hass.async_block_till_done()
     # The reload waited for the command, which the DDC confirmed.
@@ -179,17 +184,8 @@ async def test_changes_saved_while_a_reload_waits_for_a_command_reload_once(
 ) -> None:
     hass = hass_seoul
     old = setup_ddc.runtime_data
-    ddc.set("holding", 352, 0)  # interior light 1 in manual mode
-    await old.async_refresh()
-    # Each transaction takes 0.3 s: the command is still running when the
-    # first change starts the reload, which waits for it.
-    simulator.delay = 0.3
-    command = hass.async_create_task(
-        hass.services.async_call(
-            "switch", "turn_on", {"entity_id": "switch.interior_light_1"}, blocking=True
-        )
-    )
-    await _until(lambda: old.work.busy)
+    # The first change starts the reload, which waits for the command.
+    command = await _slow_command(hass, old, ddc, simulator)
     with patch.object(
         hass.config_entries,
         "async_schedule_reload",
