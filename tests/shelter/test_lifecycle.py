@@ -8,8 +8,10 @@ against the simulator; the checks look at what runs, not only at what is stored.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+import contextlib
 from typing import Any
-from unittest.mock import patch
+from unittest.mock import MagicMock, patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -39,6 +41,23 @@ async def _until(condition: Any, limit: float = 10) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition not met in time")
+
+
+@contextlib.contextmanager
+def _two_changes(hass: HomeAssistant, entry: MockConfigEntry) -> Iterator[MagicMock]:
+    """Save two option changes in a row (poll every 60 s, manual override); yield the reload counter."""
+    with patch.object(
+        hass.config_entries,
+        "async_schedule_reload",
+        wraps=hass.config_entries.async_schedule_reload,
+    ) as reload:
+        hass.config_entries.async_update_entry(
+            entry, options={**entry.options, "scan_interval": 60}
+        )
+        hass.config_entries.async_update_entry(
+            entry, options={**entry.options, "power_rule": "manual_override"}
+        )
+        yield reload
 
 
 async def _slow_command(
@@ -186,17 +205,7 @@ async def test_changes_saved_while_a_reload_waits_for_a_command_reload_once(
     old = setup_ddc.runtime_data
     # The first change starts the reload, which waits for the command.
     command = await _slow_command(hass, old, ddc, simulator)
-    with patch.object(
-        hass.config_entries,
-        "async_schedule_reload",
-        wraps=hass.config_entries.async_schedule_reload,
-    ) as reload:
-        hass.config_entries.async_update_entry(
-            setup_ddc, options={**setup_ddc.options, "scan_interval": 60}
-        )
-        hass.config_entries.async_update_entry(
-            setup_ddc, options={**setup_ddc.options, "power_rule": "manual_override"}
-        )
+    with _two_changes(hass, setup_ddc) as reload:
         await command
         await hass.async_block_till_done()
     assert reload.call_count == 1
@@ -217,18 +226,8 @@ async def test_changes_saved_during_setup_are_read_by_one_reload(
     ddc_entry.add_to_hass(hass)
     setup = hass.async_create_task(hass.config_entries.async_setup(ddc_entry.entry_id))
     await _until(lambda: ddc_entry.state is ConfigEntryState.SETUP_IN_PROGRESS)
-    with patch.object(
-        hass.config_entries,
-        "async_schedule_reload",
-        wraps=hass.config_entries.async_schedule_reload,
-    ) as reload:
-        # Two changes the running setup did not read (an automation, a script).
-        hass.config_entries.async_update_entry(
-            ddc_entry, options={**ddc_entry.options, "scan_interval": 60}
-        )
-        hass.config_entries.async_update_entry(
-            ddc_entry, options={**ddc_entry.options, "power_rule": "manual_override"}
-        )
+    # Two changes the running setup did not read (an automation, a script).
+    with _two_changes(hass, ddc_entry) as reload:
         await setup
         await hass.async_block_till_done()
     # One reload after the setup, and it read both.
