@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, Final, Literal
 
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
-    OptionsFlow,
 )
 from homeassistant.const import (
     CONF_HOST,
@@ -300,24 +299,6 @@ def dropdown(
     if key is not None:
         config["translation_key"] = key
     return selector.SelectSelector(config)
-
-
-# --- flows --------------------------------------------------------------------------
-
-
-class JobOptionsFlow(OptionsFlow):
-    """A job's options flow: it opens at the job's own first step, whose id names the job."""
-
-    first_step: ClassVar[str]
-
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Open at the job's first step."""
-        step: Callable[[], Awaitable[ConfigFlowResult]] = getattr(
-            self, f"async_step_{self.first_step}"
-        )
-        return await step()
 
 
 # --- errors -------------------------------------------------------------------------

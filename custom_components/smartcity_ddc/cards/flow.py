@@ -9,6 +9,7 @@ from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigFlow,
     ConfigFlowResult,
+    OptionsFlow,
 )
 from homeassistant.const import (
     CONF_HOST,
@@ -22,7 +23,7 @@ from homeassistant.helpers import selector
 import voluptuous as vol
 
 from ..const import CONF_KIND, EntryKind
-from ..helpers import JobOptionsFlow, async_finish_update, number_box
+from ..helpers import async_finish_update, number_box
 from .const import (
     CONF_DATABASE,
     CONF_GROUPS,
@@ -251,10 +252,8 @@ class CardsFlowMixin(ConfigFlow):
         )
 
 
-class CardsOptionsFlow(JobOptionsFlow):
+class CardsOptionsFlow(OptionsFlow):
     """Sync interval and the names of the access groups."""
-
-    first_step = "cards_options"
 
     async def async_step_cards_options(
         self, user_input: dict[str, Any] | None = None
@@ -263,6 +262,9 @@ class CardsOptionsFlow(JobOptionsFlow):
         return self.async_show_menu(
             step_id="cards_options", menu_options=["cards_settings", "cards_groups"]
         )
+
+    #: The options open at the menu.
+    async_step_init = async_step_cards_options
 
     def _save(self, **changes: Any) -> ConfigFlowResult:
         """Store the entry's options with some changed."""

@@ -21,6 +21,7 @@ from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
+    OptionsFlow,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
@@ -44,7 +45,6 @@ from ..const import (
     EntryKind,
 )
 from ..helpers import (
-    JobOptionsFlow,
     async_finish_update,
     dropdown,
     line_config,
@@ -257,10 +257,8 @@ class MetersFlowMixin(ConfigFlow):
         )
 
 
-class MetersOptionsFlow(JobOptionsFlow):
+class MetersOptionsFlow(OptionsFlow):
     """A site's communication gap, leak threshold and Modbus poll interval."""
-
-    first_step = "meters_settings"
 
     async def async_step_meters_settings(
         self, user_input: dict[str, Any] | None = None
@@ -285,6 +283,9 @@ class MetersOptionsFlow(JobOptionsFlow):
             }
         )
         return self.async_show_form(step_id="meters_settings", data_schema=schema)
+
+    #: The options open at the site's settings.
+    async_step_init = async_step_meters_settings
 
 
 # --- trial reads -------------------------------------------------------------------

@@ -9,6 +9,7 @@ from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigFlow,
     ConfigFlowResult,
+    OptionsFlow,
 )
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
@@ -29,7 +30,6 @@ from ..const import (
     EntryKind,
 )
 from ..helpers import (
-    JobOptionsFlow,
     async_finish_update,
     dropdown,
     line_config,
@@ -254,10 +254,8 @@ class ShelterFlowMixin(ConfigFlow):
         ), {}
 
 
-class ShelterOptionsFlow(JobOptionsFlow):
+class ShelterOptionsFlow(OptionsFlow):
     """Poll interval, power rule, unit layout and profile override of a shelter."""
-
-    first_step = "shelter_options"
 
     async def async_step_shelter_options(
         self, user_input: dict[str, Any] | None = None
@@ -273,6 +271,9 @@ class ShelterOptionsFlow(JobOptionsFlow):
                 "shelter_profile",
             ],
         )
+
+    #: The options open at the menu.
+    async_step_init = async_step_shelter_options
 
     def _save(self, **changes: Any) -> ConfigFlowResult:
         """Store the entry's options with some changed."""
